@@ -1,0 +1,46 @@
+"""The store contract: runs, their samples and windows, written as a run goes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from carbonlens.records import RunInfo, RunStatus, Sample, Window
+
+
+class Store(Protocol):
+    """Where runs are kept. Every write is durable when the call returns.
+
+    A run left `running` by a process that no longer exists (killed) is reported
+    as `interrupted` by `get_run` and `list_runs`, and marked so in the store.
+    """
+
+    location: str
+
+    def create_run(self, info: RunInfo) -> None: ...
+
+    def append_samples(self, run_id: str, samples: Sequence[Sample]) -> None: ...
+
+    def save_window(self, run_id: str, window: Window) -> None: ...
+
+    def finish_run(
+        self, run_id: str, status: RunStatus, ended_at: datetime, duration_s: float
+    ) -> None: ...
+
+    def get_run(self, run_id: str) -> RunInfo | None: ...
+
+    def list_runs(
+        self,
+        *,
+        project: str | None = None,
+        since: datetime | None = None,
+        status: RunStatus | None = None,
+        limit: int | None = None,
+    ) -> list[RunInfo]: ...
+
+    def samples(self, run_id: str) -> list[Sample]: ...
+
+    def windows(self, run_id: str) -> list[Window]: ...
+
+    def close(self) -> None: ...
