@@ -1,0 +1,98 @@
+"""Hardware power sensors: discovery, probing and the shared contract.
+
+`discover()` walks each component's preference list (measured first, modelled
+last), opens the first available back-end and keeps every rejection with its
+reason, which `carbonlens doctor` prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from carbonlens.errors import SensorUnavailable
+from carbonlens.records import Component
+from carbonlens.sensors.base import Host, Probe, Sensor
+from carbonlens.sensors.registry import DEFAULT_PREFERENCE, load, sensor_specs
+
+__all__ = ["Discovery", "Host", "Probe", "Sensor", "discover", "probe_all"]
+
+
+@dataclass(slots=True)
+class Discovery:
+    """The sensors opened for a run and the probe of every back-end considered."""
+
+    sensors: list[Sensor] = field(default_factory=list)
+    probes: list[Probe] = field(default_factory=list)
+
+    def covers(self, component: Component) -> bool:
+        """Whether an opened sensor has a channel for `component`."""
+        return any(ch.component == component for s in self.sensors for ch in s.channels())
+
+
+def _try_open(name: str, host: Host, options: Mapping[str, Any], found: Discovery) -> None:
+    cls = load(name)
+    probe = cls.probe(host)
+    if not probe.available:
+        found.probes.append(probe)
+        return
+    try:
+        sensor = cls.open(host, **options)
+    except SensorUnavailable as exc:
+        found.probes.append(Probe(name, False, exc.reason, exc.hint))
+        return
+    except OSError as exc:
+        found.probes.append(Probe(name, False, f"failed to open: {exc}"))
+        return
+    found.probes.append(probe)
+    found.sensors.append(sensor)
+
+
+def discover(
+    host: Host,
+    *,
+    names: Sequence[str] | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    forced: Mapping[Component, str] | None = None,
+) -> Discovery:
+    """Open the sensors for this machine.
+
+    Args:
+        host: where to look (sysfs, procfs, environment).
+        names: an explicit list of back-ends; each must open, else
+            `SensorUnavailable` is raised (explicit requests fail, discovery degrades).
+        options: per-sensor keyword options for `open()`.
+        forced: a back-end to use for a component regardless of preference
+            (e.g. the CPU model when the user gives a fixed CPU wattage).
+    """
+    opts = options or {}
+    found = Discovery()
+    if names is not None:
+        for name in names:
+            cls = load(name)
+            found.sensors.append(cls.open(host, **opts.get(name, {})))
+            found.probes.append(Probe(name, True, "requested explicitly"))
+        return found
+    forced = forced or {}
+    tried: set[str] = set()
+    for component, preference in DEFAULT_PREFERENCE.items():
+        chain = (forced[component],) if component in forced else preference
+        for name in chain:
+            if found.covers(component):
+                break
+            if name not in tried:
+                tried.add(name)
+                _try_open(name, host, opts.get(name, {}), found)
+    return found
+
+
+def probe_all(host: Host) -> list[Probe]:
+    """Probe every registered back-end; never raises."""
+    probes = []
+    for name in sensor_specs():
+        try:
+            probes.append(load(name).probe(host))
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break doctor
+            probes.append(Probe(name, False, f"could not load: {exc}"))
+    return probes

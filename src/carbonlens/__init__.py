@@ -1,0 +1,77 @@
+"""carbonlens: measure, estimate and report the carbon footprint of AI work.
+
+The public API is re-exported here and imported lazily, so `import carbonlens`
+stays light (no psutil, sqlite3 or vendor library until a tracker starts).
+
+    with carbonlens.Tracker(project="llama-ft", country="FR") as tracker:
+        train()
+    print(tracker.report.summary())
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from carbonlens._version import __version__
+
+if TYPE_CHECKING:
+    from carbonlens.accounting import RunReport
+    from carbonlens.config import Settings, load_settings
+    from carbonlens.errors import (
+        CarbonLensError,
+        ConfigError,
+        LocationError,
+        SensorUnavailable,
+        StoreError,
+    )
+    from carbonlens.records import Component, Method, RunStatus
+    from carbonlens.tracking.tracker import Tracker, track
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+_LAZY = {
+    "CarbonLensError": "carbonlens.errors",
+    "Component": "carbonlens.records",
+    "ConfigError": "carbonlens.errors",
+    "LocationError": "carbonlens.errors",
+    "Method": "carbonlens.records",
+    "RunReport": "carbonlens.accounting",
+    "RunStatus": "carbonlens.records",
+    "SensorUnavailable": "carbonlens.errors",
+    "Settings": "carbonlens.config",
+    "StoreError": "carbonlens.errors",
+    "Tracker": "carbonlens.tracking.tracker",
+    "load_settings": "carbonlens.config",
+    "track": "carbonlens.tracking.tracker",
+}
+
+__all__ = [
+    "CarbonLensError",
+    "Component",
+    "ConfigError",
+    "LocationError",
+    "Method",
+    "RunReport",
+    "RunStatus",
+    "SensorUnavailable",
+    "Settings",
+    "StoreError",
+    "Tracker",
+    "__version__",
+    "load_settings",
+    "track",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'carbonlens' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

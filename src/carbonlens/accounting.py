@@ -1,0 +1,231 @@
+"""The model of DESIGN.md as pure functions: samples in, priced report out.
+
+    E_it  = sum of component energies            (per channel, with its method)
+    E     = E_it x PUE                           (facility energy)
+    C_op  = E x I                                (I: grid intensity, g/kWh)
+    C_emb = sum embodied_total x duration / lifetime x share
+    C     = C_op + C_emb
+
+Uncertainty ranges follow from the method of each figure (`METHOD_RANGE`); the
+grid intensity's own uncertainty is not included and reports say so.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+from typing import Any, Final
+
+from carbonlens.records import (
+    Channel,
+    Component,
+    ComponentTotal,
+    EmbodiedShare,
+    IntensityValue,
+    Method,
+    PueValue,
+    RunInfo,
+    RunStatus,
+    Sample,
+    Window,
+    WindowTotal,
+)
+from carbonlens.units import emissions_g
+
+METHOD_RANGE: Final[Mapping[Method, tuple[float, float]]] = {
+    Method.MEASURED: (0.95, 1.05),
+    Method.SAMPLED: (0.90, 1.10),
+    Method.CONSTANT: (0.75, 1.25),
+    Method.MODELLED: (0.50, 1.50),
+    Method.ESTIMATED: (0.50, 1.50),
+}
+"""Relative (low, high) bounds of a figure by method. Measured: hardware counters
+(RAPL, NVML) agree with external meters to a few percent; sampled adds the error of
+integrating power at the sampling interval; constant is a user's wattage; modelled
+TDP and W-per-GB models can be off by half either way. Stated assumptions, overridable
+only by measuring."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """Every figure of a run, each with its unit, method and source.
+
+    Energies are joules, emissions grams CO2e; `to_dict()` gives kWh and g at the edge.
+    """
+
+    info: RunInfo
+    components: tuple[ComponentTotal, ...]
+    windows: tuple[WindowTotal, ...]
+    intensity: IntensityValue
+    pue: PueValue
+    embodied: tuple[EmbodiedShare, ...]
+    it_energy_j: float
+    it_energy_low_j: float
+    it_energy_high_j: float
+    process_energy_j: float | None
+    facility_energy_j: float
+    operational_g: float
+    operational_low_g: float
+    operational_high_g: float
+    embodied_g: float
+    notes: tuple[str, ...] = ()
+    store_location: str = ""
+
+    @property
+    def total_g(self) -> float:
+        """Operational plus embodied emissions."""
+        return self.operational_g + self.embodied_g
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the run."""
+        return self.info.duration_s or 0.0
+
+    def summary(self) -> str:
+        """One line: energy, emissions, grid and the share of each method."""
+        from carbonlens.report.text import summary_line
+
+        return summary_line(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-compatible document with units in every key (see docs/json.md)."""
+        from carbonlens.report.json import report_to_dict
+
+        return report_to_dict(self)
+
+
+def channel_totals(samples: Iterable[Sample]) -> list[ComponentTotal]:
+    """Sum samples per channel, with the range that follows from each method."""
+    energy: dict[Channel, float] = defaultdict(float)
+    process: dict[Channel, float | None] = {}
+    for s in samples:
+        energy[s.channel] += s.energy_j
+        if s.process_energy_j is None:
+            process.setdefault(s.channel, None)
+        else:
+            process[s.channel] = (process.get(s.channel) or 0.0) + s.process_energy_j
+    totals = []
+    for channel, energy_j in energy.items():
+        low, high = METHOD_RANGE[channel.method]
+        totals.append(
+            ComponentTotal(
+                channel=channel,
+                energy_j=energy_j,
+                energy_low_j=energy_j * low,
+                energy_high_j=energy_j * high,
+                process_energy_j=process.get(channel),
+            )
+        )
+    order = list(Component)
+    totals.sort(key=lambda t: (order.index(t.channel.component), t.channel.device))
+    return totals
+
+
+def amortised_embodied_g(share: EmbodiedShare, duration_s: float) -> float:
+    """Embodied emissions of one device charged to a run of `duration_s`."""
+    return share.embodied_total_g * duration_s / share.lifetime_s * share.share_ratio
+
+
+def window_totals(
+    samples: Sequence[Sample], windows: Sequence[Window], end_t_s: float, pue_ratio: float,
+    intensity_g_per_kwh: float,
+) -> list[WindowTotal]:
+    """Energy inside each window: the samples whose interval ends within it.
+
+    The tracker takes a sample at every window edge, so intervals never straddle one.
+    """
+    totals = []
+    for w in windows:
+        end = w.end_t_s if w.end_t_s is not None else end_t_s
+        inside = [s for s in samples if w.start_t_s < s.t_s <= end + 1e-9]
+        it_j = sum(s.energy_j for s in inside)
+        shares = [s.process_energy_j for s in inside]
+        process_j = None if not inside or None in shares else sum(p or 0.0 for p in shares)
+        totals.append(
+            WindowTotal(
+                name=w.name,
+                start_t_s=w.start_t_s,
+                end_t_s=end,
+                it_energy_j=it_j,
+                facility_energy_j=it_j * pue_ratio,
+                operational_g=emissions_g(it_j * pue_ratio, intensity_g_per_kwh),
+                process_energy_j=process_j,
+            )
+        )
+    return totals
+
+
+def build_report(
+    info: RunInfo,
+    samples: Sequence[Sample],
+    windows: Sequence[Window] = (),
+    *,
+    store_location: str = "",
+    now: datetime | None = None,
+) -> RunReport:
+    """Price a run from its stored record: the one path used by `stop()` and `show`.
+
+    The run's settings hold the intensity, PUE and embodied shares chosen at start
+    (see `pricing_settings`). A run without an end (running or interrupted) is
+    priced up to its last sample.
+    """
+    intensity = IntensityValue(**info.settings["intensity"])
+    pue = PueValue(**info.settings["pue"])
+    embodied = tuple(
+        EmbodiedShare(**{**e, "component": Component(e["component"])})
+        for e in info.settings.get("embodied", [])
+    )
+    last_t_s = max((s.t_s for s in samples), default=0.0)
+    duration_s = info.duration_s if info.duration_s is not None else last_t_s
+    if info.duration_s is None:
+        info = replace(info, duration_s=duration_s)
+    totals = channel_totals(samples)
+    it_j = sum(t.energy_j for t in totals)
+    low_j = sum(t.energy_low_j for t in totals)
+    high_j = sum(t.energy_high_j for t in totals)
+    process = [t.process_energy_j for t in totals]
+    process_j = None if not totals or None in process else sum(p or 0.0 for p in process)
+    factor = pue.pue_ratio
+    intensity_g = intensity.intensity_g_per_kwh
+    notes = list(info.settings.get("notes", []))
+    if info.status in (RunStatus.INTERRUPTED, RunStatus.RUNNING):
+        notes.append(
+            f"run is {info.status.value}: figures cover the {duration_s:.1f} s up to the last "
+            "stored sample"
+        )
+    return RunReport(
+        info=info,
+        components=tuple(totals),
+        windows=tuple(window_totals(samples, windows, duration_s, factor, intensity_g)),
+        intensity=intensity,
+        pue=pue,
+        embodied=embodied,
+        it_energy_j=it_j,
+        it_energy_low_j=low_j,
+        it_energy_high_j=high_j,
+        process_energy_j=process_j,
+        facility_energy_j=it_j * factor,
+        operational_g=emissions_g(it_j * factor, intensity_g),
+        operational_low_g=emissions_g(low_j * factor, intensity_g),
+        operational_high_g=emissions_g(high_j * factor, intensity_g),
+        embodied_g=sum(amortised_embodied_g(e, duration_s) for e in embodied),
+        notes=tuple(notes),
+        store_location=store_location,
+    )
+
+
+def pricing_settings(
+    intensity: IntensityValue,
+    pue: PueValue,
+    embodied: Sequence[EmbodiedShare],
+    notes: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The JSON-compatible part of a run's settings that `build_report` reads back."""
+    return {
+        "intensity": asdict(intensity),
+        "pue": asdict(pue),
+        "embodied": [{**asdict(e), "component": e.component.value} for e in embodied],
+        "notes": list(notes),
+    }

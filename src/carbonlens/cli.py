@@ -1,0 +1,256 @@
+"""The `carbonlens` command: run, runs, show, doctor.
+
+Every command that prints results takes `--json` and then prints one JSON document
+on stdout (units in key names, docs/json.md). Human output goes to stderr for
+`run` (so the wrapped command's stdout stays clean) and stdout otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from carbonlens._version import __version__
+from carbonlens.errors import CarbonLensError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = 127
+EXIT_NOT_EXECUTABLE = 126
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> None:
+    click.echo(f"carbonlens: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn carbonlens errors into a one-line message and exit status 2."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except CarbonLensError as exc:
+            _fail(str(exc))
+            raise AssertionError("unreachable") from exc
+
+    return wrapper
+
+
+def _print_json(document: Any) -> None:
+    click.echo(json.dumps(document, indent=2, sort_keys=False, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="carbonlens")
+def main() -> None:
+    """Measure, store and report the energy and carbon footprint of AI work."""
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--project", help="Project the run belongs to.")
+@click.option("--name", default=None, help="Name of the run (default: the command).")
+@click.option("--tag", "tags", multiple=True, help="A tag; repeat for several.")
+@click.option("--country", help="Country of the grid: ISO code (FR, DEU) or name.")
+@click.option("--region", help="Grid zone (US-CAL-CISO) or cloud region (aws:us-east-1).")
+@click.option("--interval", "interval_s", type=float, help="Sampling interval in seconds.")
+@click.option("--pue", type=float, help="Power usage effectiveness (>= 1.0).")
+@click.option("--store", help="Store path or sqlite:/// URL.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
+@_errors
+def run(
+    project: str | None,
+    name: str | None,
+    tags: tuple[str, ...],
+    country: str | None,
+    region: str | None,
+    interval_s: float | None,
+    pue: float | None,
+    store: str | None,
+    as_json: bool,
+    command: tuple[str, ...],
+) -> None:
+    """Run COMMAND and measure it: `carbonlens run -- python train.py`.
+
+    The command's exit status is passed through; SIGINT and SIGTERM are forwarded
+    to it and the run is finalised.
+    """
+    from carbonlens.records import RunStatus
+    from carbonlens.tracking.tracker import Tracker
+
+    if shutil.which(command[0]) is None:
+        _fail(f"command not found: {command[0]}", EXIT_NOT_FOUND)
+    tracker = Tracker(
+        project=project,
+        name=name or " ".join(command)[:200],
+        tags=tags,
+        interval_s=interval_s,
+        country=country,
+        region=region,
+        pue=pue,
+        store=store,
+        root_pid=os.getpid(),
+    )
+    tracker.start()
+    try:
+        child = subprocess.Popen(command)
+    except OSError as exc:
+        tracker.stop(RunStatus.FAILED)
+        _fail(f"cannot run {command[0]}: {exc.strerror}", EXIT_NOT_EXECUTABLE)
+        return
+    forwarded: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        forwarded.append(signum)
+        child.send_signal(signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        returncode = child.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if forwarded:
+        status = RunStatus.INTERRUPTED
+    else:
+        status = RunStatus.FINISHED if returncode == 0 else RunStatus.FAILED
+    report = tracker.stop(status)
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        from carbonlens.report.console import print_report
+
+        print_report(report, stderr=True)
+    sys.exit(128 - returncode if returncode < 0 else returncode)
+
+
+def _parse_since(text: str) -> datetime:
+    match = re.fullmatch(r"(\d+)\s*([smhdw])", text.strip())
+    if match:
+        seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
+        return datetime.now(UTC) - timedelta(seconds=int(match.group(1)) * seconds)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is neither a span like 30m, 12h, 7d, 2w nor an ISO date (2026-11-01)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _open_store(path: str | None) -> Any:
+    from carbonlens.config import load_settings
+    from carbonlens.store import default_store_path, open_existing_store
+
+    target = path or load_settings().store or str(default_store_path(os.environ))
+    return open_existing_store(target)
+
+
+@main.command()
+@click.option("--project", help="Only runs of this project.")
+@click.option("--since", help="Only runs started since: 30m, 12h, 7d, 2w or an ISO date.")
+@click.option(
+    "--status",
+    type=click.Choice(["running", "finished", "failed", "interrupted"]),
+    help="Only runs with this status.",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--store", help="Store path or sqlite:/// URL.")
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON on stdout.")
+@_errors
+def runs(
+    project: str | None,
+    since: str | None,
+    status: str | None,
+    limit: int,
+    store: str | None,
+    as_json: bool,
+) -> None:
+    """List stored runs, newest first."""
+    from carbonlens.accounting import build_report
+    from carbonlens.records import RunStatus
+
+    since_at = _parse_since(since) if since else None
+    db = _open_store(store)
+    try:
+        infos = db.list_runs(
+            project=project,
+            since=since_at,
+            status=RunStatus(status) if status else None,
+            limit=limit,
+        )
+        reports = [build_report(i, db.samples(i.run_id), db.windows(i.run_id)) for i in infos]
+    finally:
+        db.close()
+    if as_json:
+        _print_json({"runs": [r.to_dict() for r in reports], "store": db.location})
+        return
+    from carbonlens.report.console import print_runs
+
+    print_runs(reports, db.location)
+
+
+@main.command()
+@click.argument("run_id")
+@click.option("--store", help="Store path or sqlite:/// URL.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON on stdout.")
+@_errors
+def show(run_id: str, store: str | None, as_json: bool) -> None:
+    """Print one run in full (RUN_ID may be a unique prefix)."""
+    from carbonlens.accounting import build_report
+
+    db = _open_store(store)
+    try:
+        info = db.get_run(run_id)
+        if info is None:
+            _fail(f"no run {run_id!r} in {db.location}; `carbonlens runs` lists the runs")
+            return
+        report = build_report(
+            info, db.samples(info.run_id), db.windows(info.run_id), store_location=db.location
+        )
+    finally:
+        db.close()
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    from carbonlens.report.console import print_report
+
+    print_report(report, stderr=False)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the probes as JSON on stdout.")
+def doctor(as_json: bool) -> None:
+    """List every sensor back-end, whether it works here and, if not, why and how to fix it."""
+    from carbonlens.sensors import Host, probe_all
+
+    probes = probe_all(Host())
+    if as_json:
+        _print_json(
+            {
+                "sensors": [
+                    {"sensor": p.sensor, "available": p.available, "reason": p.reason,
+                     "hint": p.hint}
+                    for p in probes
+                ]
+            }
+        )
+        return
+    from carbonlens.report.console import print_probes
+
+    print_probes(probes)

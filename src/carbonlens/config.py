@@ -1,0 +1,237 @@
+"""Settings and where they come from: the only module that reads environment and files.
+
+Precedence, lowest first: defaults < user config (`~/.config/carbonlens/config.toml`)
+< project config (`./carbonlens.toml`, or `[tool.carbonlens]` in `./pyproject.toml`)
+< environment (`CARBONLENS_<NAME>`) < keyword arguments and CLI flags.
+`SETTINGS_TABLE` documents every setting; `docs/configuration.md` renders it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from carbonlens.errors import ConfigError
+
+ENV_PREFIX = "CARBONLENS_"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting of a tracked run. Build it with `load_settings()`."""
+
+    project: str = "default"
+    interval_s: float = 1.0
+    country: str | None = None
+    region: str | None = None
+    pue: float | None = None
+    store: str | None = None
+    sensors: tuple[str, ...] | None = None
+    cpu_tdp_w: float | None = None
+    cpu_power_w: float | None = None
+    ram_w_per_gb: float | None = None
+    embodied: bool = True
+    lifetime_years: float | None = None
+    log_level: str = "WARNING"
+
+
+@dataclass(frozen=True, slots=True)
+class SettingDoc:
+    """One row of the documented settings table."""
+
+    name: str
+    kind: str
+    default: str
+    help: str
+
+
+def _positive_float(name: str, value: object) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"setting {name!r} must be a number, got {value!r}", setting=name
+        ) from None
+    if not number > 0 or number != number or number == float("inf"):
+        raise ConfigError(
+            f"setting {name!r} must be a positive finite number, got {value!r}", setting=name
+        )
+    return number
+
+
+def _pue(name: str, value: object) -> float:
+    number = _positive_float(name, value)
+    if number < 1.0:
+        raise ConfigError(
+            f"setting {name!r} (power usage effectiveness) must be >= 1.0, got {value!r}",
+            setting=name,
+        )
+    return number
+
+
+def _text(name: str, value: object) -> str:
+    text = str(value).strip()
+    if not text:
+        raise ConfigError(f"setting {name!r} must not be empty", setting=name)
+    return text
+
+
+def _names(name: str, value: object) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ConfigError(
+            f"setting {name!r} must be a list of names or a comma-separated string",
+            setting=name,
+        )
+    return tuple(str(i).strip() for i in items if str(i).strip())
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _bool(name: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE | _FALSE:
+        return text in _TRUE
+    raise ConfigError(
+        f"setting {name!r} must be one of true/false/1/0/yes/no, got {value!r}", setting=name
+    )
+
+
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _level(name: str, value: object) -> str:
+    text = str(value).upper()
+    if text not in _LEVELS:
+        raise ConfigError(
+            f"setting {name!r} must be one of {', '.join(_LEVELS)}, got {value!r}", setting=name
+        )
+    return text
+
+
+_PARSERS: Mapping[str, Callable[[str, object], Any]] = {
+    "project": _text,
+    "interval_s": _positive_float,
+    "country": _text,
+    "region": _text,
+    "pue": _pue,
+    "store": _text,
+    "sensors": _names,
+    "cpu_tdp_w": _positive_float,
+    "cpu_power_w": _positive_float,
+    "ram_w_per_gb": _positive_float,
+    "embodied": _bool,
+    "lifetime_years": _positive_float,
+    "log_level": _level,
+}
+
+SETTINGS_TABLE: tuple[SettingDoc, ...] = (
+    SettingDoc("project", "text", "default", "Project the run belongs to."),
+    SettingDoc("interval_s", "seconds > 0", "1.0", "Sampling interval."),
+    SettingDoc("country", "ISO code or name", "unset", "Country of the grid (e.g. FR, DEU)."),
+    SettingDoc(
+        "region", "zone or cloud region", "unset",
+        "Sub-national zone (US-CAL-CISO) or cloud region (aws:us-east-1); wins over country.",
+    ),
+    SettingDoc("pue", "number >= 1", "cloud region's, else 1.0", "Power usage effectiveness."),
+    SettingDoc(
+        "store", "path or sqlite:/// URL", "$XDG_DATA_HOME/carbonlens/runs.db",
+        "Where runs are kept.",
+    ),
+    SettingDoc(
+        "sensors", "list of names", "auto", "Back-ends to use (rapl, nvml, cpu-tdp, ...)."
+    ),
+    SettingDoc("cpu_tdp_w", "watts > 0", "from CPU table", "CPU TDP for the CPU power model."),
+    SettingDoc(
+        "cpu_power_w", "watts > 0", "unset", "Fixed CPU power; replaces sensors and model."
+    ),
+    SettingDoc("ram_w_per_gb", "watts > 0", "0.3725", "RAM power model, W per GB."),
+    SettingDoc("embodied", "true/false", "true", "Include embodied (manufacturing) emissions."),
+    SettingDoc("lifetime_years", "years > 0", "4", "Hardware lifetime for embodied amortisation."),
+    SettingDoc("log_level", "DEBUG|INFO|WARNING|ERROR", "WARNING", "carbonlens log level."),
+)
+
+
+def _apply(base: Settings, values: Mapping[str, object], source: str) -> Settings:
+    changes: dict[str, Any] = {}
+    for key, raw in values.items():
+        name = key.replace("-", "_").lower()
+        if name not in _PARSERS:
+            known = ", ".join(sorted(_PARSERS))
+            raise ConfigError(
+                f"{source}: unknown setting {key!r}; known settings: {known}",
+                setting=key,
+                source=source,
+            )
+        try:
+            changes[name] = _PARSERS[name](name, raw)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}", setting=name, source=source) from None
+    return dataclasses.replace(base, **changes)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: malformed TOML: {exc}", source=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}", source=str(path)) from None
+
+
+def default_config_paths(env: Mapping[str, str], cwd: Path) -> list[Path]:
+    """Config files in precedence order (lowest first) that exist."""
+    config_home = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    candidates = [config_home / "carbonlens" / "config.toml"]
+    project_file = cwd / "carbonlens.toml"
+    candidates.append(project_file if project_file.exists() else cwd / "pyproject.toml")
+    return [p for p in candidates if p.is_file()]
+
+
+def load_settings(
+    *,
+    env: Mapping[str, str] | None = None,
+    paths: Sequence[Path] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> Settings:
+    """Build settings from files, environment and explicit overrides.
+
+    Args:
+        env: environment to read `CARBONLENS_*` from (default `os.environ`).
+        paths: config files, lowest precedence first (default: user config, then
+            `./carbonlens.toml` or `[tool.carbonlens]` in `./pyproject.toml`).
+        overrides: explicit values (keyword arguments, CLI flags); None values are ignored.
+
+    Raises:
+        ConfigError: naming the file or variable, the setting and what is allowed.
+    """
+    environ = os.environ if env is None else env
+    settings = Settings()
+    for path in default_config_paths(environ, Path.cwd()) if paths is None else paths:
+        data = _read_toml(path)
+        if path.name == "pyproject.toml":
+            data = data.get("tool", {}).get("carbonlens", {})
+        settings = _apply(settings, data, str(path))
+    from_env = {
+        key[len(ENV_PREFIX) :].lower(): value
+        for key, value in environ.items()
+        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in _PARSERS
+    }
+    settings = _apply(settings, from_env, "environment (CARBONLENS_*)")
+    return with_overrides(settings, overrides or {})
+
+
+def with_overrides(settings: Settings, overrides: Mapping[str, object]) -> Settings:
+    """`settings` with explicit values applied and validated; None values are ignored."""
+    explicit = {k: v for k, v in overrides.items() if v is not None}
+    return _apply(settings, explicit, "argument")

@@ -1,0 +1,113 @@
+"""Rich tables for the CLI (rich is imported here only, never by the library core)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+from carbonlens.report.text import duration_text, energy_text, mass_text
+from carbonlens.sensors.base import Probe
+
+if TYPE_CHECKING:
+    from carbonlens.accounting import RunReport
+
+
+def _range(low: float, high: float) -> str:
+    return f"{energy_text(low)} – {energy_text(high)}"
+
+
+def report_table(report: RunReport) -> Table:
+    """The end-of-run table: energy per component with method, then carbon."""
+    info = report.info
+    title = f"carbonlens run {info.run_id[:12]} · {info.project} · {info.status.value}"
+    table = Table(title=title, show_header=True, header_style="bold", title_justify="left")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("method / source")
+    table.add_row("duration", duration_text(report.duration_s), "monotonic clock")
+    for t in report.components:
+        ch = t.channel
+        share = (
+            f", process {energy_text(t.process_energy_j)}"
+            if t.process_energy_j is not None
+            else ""
+        )
+        table.add_row(
+            f"energy {ch.component.value} {ch.device}",
+            energy_text(t.energy_j),
+            f"{ch.method.value} ({ch.sensor}), range {_range(t.energy_low_j, t.energy_high_j)}"
+            f"{share}",
+        )
+    table.add_row(
+        "IT energy",
+        energy_text(report.it_energy_j),
+        f"range {_range(report.it_energy_low_j, report.it_energy_high_j)}",
+    )
+    table.add_row("PUE", f"{report.pue.pue_ratio:.2f}", report.pue.source)
+    table.add_row("facility energy", energy_text(report.facility_energy_j), "IT energy × PUE")
+    i = report.intensity
+    year = f", {i.year}" if i.year else ""
+    table.add_row(
+        "grid intensity",
+        f"{i.intensity_g_per_kwh:.1f} g/kWh",
+        f"{i.location or 'world'}: {i.source}{year}; {i.basis}",
+    )
+    table.add_row(
+        "operational",
+        f"{mass_text(report.operational_g)} CO2e",
+        f"range {mass_text(report.operational_low_g)} – {mass_text(report.operational_high_g)}",
+    )
+    sources = "; ".join(sorted({e.source for e in report.embodied})) or "not included"
+    table.add_row("embodied", f"{mass_text(report.embodied_g)} CO2e", sources)
+    table.add_row("total", f"{mass_text(report.total_g)} CO2e", "operational + embodied")
+    for w in report.windows:
+        table.add_row(
+            f"window {w.name}",
+            energy_text(w.facility_energy_j),
+            f"{duration_text(w.duration_s)}, {mass_text(w.operational_g)} CO2e operational",
+        )
+    table.add_row("stored in", report.store_location or "not stored", "")
+    return table
+
+
+def print_report(report: RunReport, *, stderr: bool) -> None:
+    """Print the run table and its notes."""
+    console = Console(stderr=stderr)
+    console.print(report_table(report))
+    for note in report.notes:
+        console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+
+
+def print_runs(reports: Sequence[RunReport], location: str) -> None:
+    """One row per run, newest first."""
+    table = Table(title=f"runs in {location}", title_justify="left", header_style="bold")
+    for name in ("run", "project", "name", "started (UTC)", "duration", "status"):
+        table.add_column(name)
+    table.add_column("energy", justify="right")
+    table.add_column("CO2e", justify="right")
+    for r in reports:
+        table.add_row(
+            r.info.run_id[:12],
+            r.info.project,
+            r.info.name[:40],
+            r.info.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            duration_text(r.duration_s),
+            r.info.status.value,
+            energy_text(r.facility_energy_j),
+            mass_text(r.total_g),
+        )
+    console = Console()
+    console.print(table if reports else f"no runs in {location}")
+
+
+def print_probes(probes: Sequence[Probe]) -> None:
+    """The doctor table: every back-end, available or why not and how to fix it."""
+    table = Table(title="sensor back-ends", title_justify="left", header_style="bold")
+    for name in ("sensor", "available", "reason", "how to enable"):
+        table.add_column(name)
+    for p in probes:
+        table.add_row(p.sensor, "yes" if p.available else "no", p.reason, p.hint)
+    Console().print(table)

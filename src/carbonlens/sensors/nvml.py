@@ -1,0 +1,471 @@
+"""NVIDIA GPU energy through NVML (package nvidia-ml-py), behind the narrow `NvmlLib` protocol.
+
+GPUs from Volta on have a total-energy counter (mJ since the driver loaded): their
+channels are MEASURED and `read` returns joules since `open`. GPUs without it (pre-Volta,
+some vGPU/MIG set-ups) get SAMPLED channels: `read` returns board power in W and the
+tracker integrates it. Channel devices are named by physical NVML index ("gpu0", "gpu1"),
+whatever `CUDA_VISIBLE_DEVICES` renumbers them to inside CUDA.
+
+`pynvml` is imported only when `PynvmlLib` is built, never when this module is imported.
+Every NVML failure crosses the protocol as `NvmlError(code)`; the sensor turns it into
+`SensorUnavailable` while opening and `SensorReadError(vendor_code=code)` while reading.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final, Protocol, Self
+
+from carbonlens.errors import ConfigError, SensorReadError, SensorUnavailable
+from carbonlens.records import Channel, Component, Method, Reading
+from carbonlens.sensors.base import Host, Probe
+
+_log = logging.getLogger(__name__)
+
+NVML_ERROR_NOT_SUPPORTED: Final = 3
+NVML_ERROR_NO_PERMISSION: Final = 4
+NVML_ERROR_NOT_FOUND: Final = 6
+NVML_ERROR_DRIVER_NOT_LOADED: Final = 9
+NVML_ERROR_LIBRARY_NOT_FOUND: Final = 12
+
+INSTALL_HINT: Final = "pip install 'carbonlens[nvidia]'"
+_HINTS: Final[Mapping[int, str]] = {
+    NVML_ERROR_DRIVER_NOT_LOADED: "the NVIDIA kernel driver is not loaded: check `nvidia-smi`; "
+    "in a container, start it with the NVIDIA container toolkit (e.g. `--gpus all`)",
+    NVML_ERROR_LIBRARY_NOT_FOUND: "libnvidia-ml.so.1 was not found: install the NVIDIA driver; "
+    "in a container, use the NVIDIA container toolkit",
+    NVML_ERROR_NO_PERMISSION: "this user may not query the GPU: check access to /dev/nvidia*",
+    NVML_ERROR_NOT_SUPPORTED: "this GPU or driver does not support the query",
+}
+
+
+class NvmlError(Exception):
+    """An NVML call failed; `code` is NVML's return code (3 = NOT_SUPPORTED, 9 = ...)."""
+
+    def __init__(self, code: int, message: str = "") -> None:
+        super().__init__(message or f"NVML error {code}")
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessSample:
+    """One NVML per-process utilisation sample.
+
+    Attributes:
+        pid: Process id, as the host kernel numbers it.
+        timestamp_us: CPU timestamp of the sample in microseconds (NVML's clock).
+        sm_util_pct: Share of the GPU's streaming multiprocessors the process used, 0-100.
+    """
+
+    pid: int
+    timestamp_us: int
+    sm_util_pct: int
+
+
+class NvmlLib(Protocol):
+    """The NVML calls carbonlens uses; `PynvmlLib` wraps pynvml, tests use `testing.nvml.FakeNvml`.
+
+    Devices are addressed by physical NVML index. Every method raises `NvmlError`.
+    """
+
+    def init(self) -> None: ...
+    def shutdown(self) -> None: ...
+    def device_count(self) -> int: ...
+    def device_name(self, index: int) -> str: ...
+    def device_uuid(self, index: int) -> str: ...
+    def index_by_uuid(self, uuid: str) -> int: ...  # a MIG UUID gives its parent's index
+    def total_energy_mj(self, index: int) -> int: ...  # NvmlError(NOT_SUPPORTED) pre-Volta
+    def power_mw(self, index: int) -> int: ...
+    def process_utilization(self, index: int, since_us: int) -> list[ProcessSample]: ...
+
+
+class PynvmlLib:
+    """`NvmlLib` on the real NVML through the `pynvml` module of nvidia-ml-py (imported here).
+
+    Raises:
+        SensorUnavailable: nvidia-ml-py is not installed.
+    """
+
+    def __init__(self) -> None:
+        try:
+            import pynvml
+        except ImportError as exc:
+            raise SensorUnavailable("nvml", "nvidia-ml-py not installed", INSTALL_HINT) from exc
+        self._nvml: Any = pynvml
+        self._handles: dict[int, Any] = {}
+
+    def _call(self, function: str, *args: Any) -> Any:
+        try:
+            return getattr(self._nvml, function)(*args)
+        except self._nvml.NVMLError as exc:
+            raise NvmlError(int(exc.value), f"{function}: {exc}") from exc
+
+    def _handle(self, index: int) -> Any:
+        if index not in self._handles:
+            self._handles[index] = self._call("nvmlDeviceGetHandleByIndex", index)
+        return self._handles[index]
+
+    def init(self) -> None:
+        """Load libnvidia-ml and initialise NVML."""
+        self._call("nvmlInit")
+
+    def shutdown(self) -> None:
+        """Release NVML (reference-counted by NVML itself)."""
+        self._handles.clear()
+        self._call("nvmlShutdown")
+
+    def device_count(self) -> int:
+        """Number of GPUs NVML sees (all of them, whatever CUDA_VISIBLE_DEVICES says)."""
+        return int(self._call("nvmlDeviceGetCount"))
+
+    def device_name(self, index: int) -> str:
+        """Model name, e.g. "NVIDIA H100 80GB HBM3"."""
+        return _text(self._call("nvmlDeviceGetName", self._handle(index)))
+
+    def device_uuid(self, index: int) -> str:
+        """GPU UUID, "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"."""
+        return _text(self._call("nvmlDeviceGetUUID", self._handle(index)))
+
+    def index_by_uuid(self, uuid: str) -> int:
+        """NVML index of a GPU UUID, or of the parent GPU of a MIG UUID."""
+        handle = self._call("nvmlDeviceGetHandleByUUID", uuid)
+        try:
+            is_mig = bool(getattr(self._call("nvmlDeviceIsMigDeviceHandle", handle), "value", 0))
+        except NvmlError:
+            is_mig = False
+        if is_mig:
+            handle = self._call("nvmlDeviceGetDeviceHandleFromMigDeviceHandle", handle)
+        return int(self._call("nvmlDeviceGetIndex", handle))
+
+    def total_energy_mj(self, index: int) -> int:
+        """Energy in mJ since the driver loaded (Volta and newer)."""
+        return int(self._call("nvmlDeviceGetTotalEnergyConsumption", self._handle(index)))
+
+    def power_mw(self, index: int) -> int:
+        """Board power draw in mW."""
+        return int(self._call("nvmlDeviceGetPowerUsage", self._handle(index)))
+
+    def process_utilization(self, index: int, since_us: int) -> list[ProcessSample]:
+        """Per-process SM utilisation samples newer than `since_us` (µs); [] when none."""
+        try:
+            raw = self._call("nvmlDeviceGetProcessUtilization", self._handle(index), since_us)
+        except NvmlError as exc:
+            # NOT_FOUND: no sample newer than since_us; 0: pynvml raises SUCCESS when the
+            # size query already reports zero samples.
+            if exc.code in (NVML_ERROR_NOT_FOUND, 0):
+                return []
+            raise
+        return [ProcessSample(int(s.pid), int(s.timeStamp), int(s.smUtil)) for s in raw]
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def parse_visible_devices(
+    value: str | None, uuids: Sequence[str], index_by_uuid: Callable[[str], int]
+) -> tuple[list[int], list[str]]:
+    """Physical NVML indices named by a `CUDA_VISIBLE_DEVICES` value, in CUDA's order.
+
+    As CUDA reads it: unset means every GPU; entries are indices ("0,2"), GPU UUIDs or
+    unique prefixes of them ("GPU-8932f937"), MIG UUIDs ("MIG-<uuid>") or the legacy
+    "MIG-GPU-<gpu-uuid>/<gi>/<ci>"; the first entry that names no GPU ends the list, so
+    "", "-1" and "NoDevFiles" hide every GPU. A MIG instance stands for its parent GPU.
+
+    Args:
+        value: The variable's value, None when unset.
+        uuids: UUID of every GPU, by NVML index.
+        index_by_uuid: Resolves a MIG UUID to its parent's NVML index (raises NvmlError).
+
+    Returns:
+        The indices without duplicates, and notes for `assumptions()`.
+    """
+    if value is None:
+        return list(range(len(uuids))), []
+    indices: list[int] = []
+    notes: list[str] = []
+    for raw in value.split(","):
+        entry = raw.strip()
+        index = _lookup(entry, uuids, index_by_uuid)
+        if index is None:
+            if entry not in ("", "-1", "NoDevFiles"):
+                notes.append(
+                    f"CUDA_VISIBLE_DEVICES entry {entry!r} names no GPU: "
+                    "it and the entries after it are ignored, as CUDA does"
+                )
+            break
+        if entry.startswith("MIG-"):
+            notes.append(
+                f"gpu{index}: {entry} is a MIG instance; the energy is the whole "
+                "parent GPU's (every MIG slice and idle power), not this slice's"
+            )
+        if index not in indices:
+            indices.append(index)
+    return indices, notes
+
+
+def _lookup(entry: str, uuids: Sequence[str], index_by_uuid: Callable[[str], int]) -> int | None:
+    if entry.isascii() and entry.isdigit():
+        return int(entry) if int(entry) < len(uuids) else None
+    if entry.startswith("MIG-GPU-"):  # legacy MIG-GPU-<gpu uuid>/<gi>/<ci>
+        return _by_prefix(entry[len("MIG-") :].split("/", 1)[0], uuids)
+    if entry.startswith("MIG-"):
+        try:
+            return index_by_uuid(entry)
+        except NvmlError:
+            return None
+    if entry.startswith("GPU-"):
+        return _by_prefix(entry, uuids)
+    return None
+
+
+def _by_prefix(prefix: str, uuids: Sequence[str]) -> int | None:
+    matches = [i for i, uuid in enumerate(uuids) if uuid.lower().startswith(prefix.lower())]
+    return matches[0] if len(matches) == 1 else None
+
+
+@dataclass(slots=True)
+class _Gpu:
+    index: int
+    channel: Channel
+    model: str
+    uuid: str
+    last_mj: int = 0
+    total_mj: int = 0
+    util_since_us: int = 0
+    util_ok: bool = False
+
+
+def _unavailable(exc: NvmlError, doing: str) -> SensorUnavailable:
+    return SensorUnavailable(
+        "nvml", f"{doing} failed: {exc} (NVML code {exc.code})", _HINTS.get(exc.code, "")
+    )
+
+
+class NvmlSensor:
+    """Energy of the visible NVIDIA GPUs: MEASURED from the energy counter, else SAMPLED power.
+
+    Open with `NvmlSensor.open(host, lib=None, devices=None)`. `read(t_s, pids)` returns one
+    `Reading` per GPU: cumulative `energy_j` since open (MEASURED) or `power_w` in W
+    (SAMPLED), and, when `pids` is given and NVML has per-process samples, `share_ratio`:
+    the tracked processes' part of the GPU's SM utilisation since the previous read.
+    """
+
+    name: ClassVar[str] = "nvml"
+    components: ClassVar[frozenset[Component]] = frozenset({Component.GPU})
+    method: ClassVar[Method] = Method.MEASURED
+
+    def __init__(self, lib: NvmlLib, gpus: list[_Gpu], notes: list[str], host: Host) -> None:
+        """Use `open`; this only stores what `open` found."""
+        self._lib = lib
+        self._gpus = gpus
+        self._notes = notes
+        self._procfs = host.procfs
+        self._closed = False
+
+    @classmethod
+    def probe(cls, host: Host, *, lib: NvmlLib | None = None) -> Probe:
+        """Say whether NVML works here and which GPUs are visible; never raises."""
+        try:
+            sensor = cls.open(host, lib=lib, attribution=False)
+        except SensorUnavailable as exc:
+            return Probe(cls.name, False, exc.reason, exc.hint)
+        except (NvmlError, OSError) as exc:  # a broken driver must not break discovery
+            return Probe(cls.name, False, f"NVML failed: {exc}")
+        found = ", ".join(f"{g.channel.device} {g.model}" for g in sensor._gpus)
+        sensor.close()
+        return Probe(cls.name, True, f"{len(sensor._gpus)} GPU(s): {found}")
+
+    @classmethod
+    def open(
+        cls,
+        host: Host,
+        *,
+        lib: NvmlLib | None = None,
+        devices: Sequence[int] | None = None,
+        attribution: bool = True,
+        **options: Any,
+    ) -> Self:
+        """Initialise NVML and take a baseline of every visible GPU.
+
+        Args:
+            host: Where to read `CUDA_VISIBLE_DEVICES` from (`host.env`).
+            lib: The NVML implementation; `PynvmlLib()` when None.
+            devices: Physical NVML indices to measure instead of `CUDA_VISIBLE_DEVICES`.
+            attribution: Query per-process utilisation for `share_ratio`.
+            **options: Anything else is rejected with `ConfigError`.
+
+        Raises:
+            SensorUnavailable: nvidia-ml-py, the driver or the library is missing, or no
+                GPU is visible (the reason says which).
+            ConfigError: an unknown option.
+        """
+        if options:
+            raise ConfigError(
+                f"unknown nvml option(s): {', '.join(sorted(options))} "
+                "(allowed: lib, devices, attribution)",
+                setting="sensors.nvml",
+            )
+        nvml = lib if lib is not None else PynvmlLib()
+        try:
+            nvml.init()
+        except NvmlError as exc:
+            raise _unavailable(exc, "nvmlInit") from exc
+        try:
+            return cls._open_devices(nvml, host, devices, attribution)
+        except BaseException:
+            _shutdown_quietly(nvml)
+            raise
+
+    @classmethod
+    def _open_devices(
+        cls, nvml: NvmlLib, host: Host, devices: Sequence[int] | None, attribution: bool
+    ) -> Self:
+        env_value = host.env.get("CUDA_VISIBLE_DEVICES")
+        notes: list[str] = []
+        try:
+            count = nvml.device_count()
+            if devices is not None:
+                if bad := [i for i in devices if not 0 <= i < count]:
+                    raise SensorUnavailable(cls.name, f"no GPU with NVML index {bad} ({count})")
+                indices = list(dict.fromkeys(devices))
+                notes.append(f"devices option {indices} used instead of CUDA_VISIBLE_DEVICES")
+            else:
+                uuids = [nvml.device_uuid(i) for i in range(count)]
+                indices, notes = parse_visible_devices(env_value, uuids, nvml.index_by_uuid)
+                if env_value is not None:
+                    notes.insert(0, f"CUDA_VISIBLE_DEVICES={env_value!r}")
+            if not indices:
+                shown = "unset" if env_value is None else repr(env_value)
+                raise SensorUnavailable(
+                    cls.name, f"no visible NVIDIA GPU ({count} found; CUDA_VISIBLE_DEVICES={shown})"
+                )
+            gpus = [cls._open_gpu(nvml, i, attribution) for i in indices]
+        except NvmlError as exc:
+            raise _unavailable(exc, "querying the GPUs") from exc
+        return cls(nvml, gpus, notes, host)
+
+    @classmethod
+    def _open_gpu(cls, nvml: NvmlLib, index: int, attribution: bool) -> _Gpu:
+        device = f"gpu{index}"
+        try:
+            baseline_mj, method = nvml.total_energy_mj(index), Method.MEASURED
+        except NvmlError as exc:
+            if exc.code != NVML_ERROR_NOT_SUPPORTED:
+                raise
+            nvml.power_mw(index)  # neither counter nor power: let NOT_SUPPORTED surface
+            baseline_mj, method = 0, Method.SAMPLED
+        gpu = _Gpu(
+            index,
+            Channel(cls.name, Component.GPU, device, method),
+            nvml.device_name(index),
+            nvml.device_uuid(index),
+            last_mj=baseline_mj,
+        )
+        if attribution:
+            try:  # baseline, so that the first share covers only what follows open
+                samples = nvml.process_utilization(index, 0)
+                gpu.util_since_us = max((s.timestamp_us for s in samples), default=0)
+                gpu.util_ok = True
+            except NvmlError as exc:
+                _log.debug("nvml: no per-process utilisation on %s: %s", device, exc)
+        return gpu
+
+    def channels(self) -> Sequence[Channel]:
+        """One channel per visible GPU, named by physical NVML index ("gpu0", ...)."""
+        return [g.channel for g in self._gpus]
+
+    def read(self, t_s: float, pids: frozenset[int] = frozenset()) -> list[Reading]:
+        """Read every GPU at sampler time `t_s` (s).
+
+        Returns:
+            One `Reading` per GPU: MEASURED channels carry `energy_j` (J since open),
+            SAMPLED ones `power_w` (W). `share_ratio` is set as described on the class.
+
+        Raises:
+            SensorReadError: an NVML call failed (`vendor_code` is NVML's code) or an energy
+                counter went backwards (driver reload or GPU reset); the next read goes on
+                from the new counter value.
+        """
+        readings: list[Reading] = []
+        for gpu in self._gpus:
+            energy_j: float | None = None
+            power_w: float | None = None
+            try:
+                if gpu.channel.method is Method.MEASURED:
+                    energy_j = self._advance(gpu, self._lib.total_energy_mj(gpu.index))
+                else:
+                    power_w = self._lib.power_mw(gpu.index) / 1000.0
+            except NvmlError as exc:
+                raise SensorReadError(self.name, gpu.channel.device, str(exc), exc.code) from exc
+            share = self._share(gpu, pids) if pids and gpu.util_ok else None
+            readings.append(Reading(gpu.channel, t_s, energy_j, power_w, share))
+        return readings
+
+    def _advance(self, gpu: _Gpu, raw_mj: int) -> float:
+        if raw_mj < gpu.last_mj:
+            detail = f"energy counter went backwards ({gpu.last_mj} -> {raw_mj} mJ); GPU reset?"
+            gpu.last_mj = raw_mj
+            raise SensorReadError(self.name, gpu.channel.device, detail)
+        gpu.total_mj += raw_mj - gpu.last_mj
+        gpu.last_mj = raw_mj
+        return gpu.total_mj / 1000.0
+
+    def _share(self, gpu: _Gpu, pids: frozenset[int]) -> float | None:
+        try:
+            samples = self._lib.process_utilization(gpu.index, gpu.util_since_us)
+        except NvmlError as exc:
+            if exc.code in (NVML_ERROR_NOT_SUPPORTED, NVML_ERROR_NO_PERMISSION):
+                gpu.util_ok = False  # will not change during the run: stop asking
+            _log.debug("nvml: process utilisation on %s failed: %s", gpu.channel.device, exc)
+            return None
+        fresh = [s for s in samples if s.timestamp_us > gpu.util_since_us]
+        if not fresh:
+            return None
+        gpu.util_since_us = max(s.timestamp_us for s in fresh)
+        total = sum(s.sm_util_pct for s in fresh)
+        if total <= 0:
+            return None  # processes present but the SMs were idle: nothing to share
+        tracked = sum(s.sm_util_pct for s in fresh if s.pid in pids)
+        if tracked == 0 and self._foreign(fresh):
+            return None
+        return min(1.0, tracked / total)
+
+    def _foreign(self, samples: list[ProcessSample]) -> bool:
+        """True when a busy pid is not in our procfs: NVML numbers pids as the host does,
+        so inside a container our own processes look foreign and 0.0 would be wrong."""
+        busy = {s.pid for s in samples if s.sm_util_pct > 0}
+        foreign = any(not (self._procfs / str(pid)).exists() for pid in busy)
+        note = "NVML reported pids absent from this pid namespace: share_ratio left unset"
+        if foreign and note not in self._notes:
+            self._notes.append(note)
+        return foreign
+
+    def assumptions(self) -> dict[str, Any]:
+        """Model, UUID and method per GPU, how visibility was decided, and MIG caveats."""
+        return {
+            "devices": {
+                g.channel.device: {"model": g.model, "uuid": g.uuid, "method": g.channel.method}
+                for g in self._gpus
+            },
+            "index_order": "CUDA_VISIBLE_DEVICES indices are read as NVML (PCI bus) indices, "
+            "as CUDA does with CUDA_DEVICE_ORDER=PCI_BUS_ID",
+            "share_basis": "share_ratio = tracked pids' SM utilisation / all processes' SM "
+            "utilisation since the previous read (NVML per-process samples)",
+            "notes": list(self._notes),
+        }
+
+    def close(self) -> None:
+        """Shut NVML down; safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            _shutdown_quietly(self._lib)
+
+
+def _shutdown_quietly(nvml: NvmlLib) -> None:
+    try:
+        nvml.shutdown()
+    except NvmlError as exc:
+        _log.debug("nvml: shutdown failed: %s", exc)

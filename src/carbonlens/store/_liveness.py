@@ -1,0 +1,77 @@
+"""When is a run left `running` really gone? One rule, shared by every store.
+
+A run still marked `running` is *abandoned* (reported, and marked, `interrupted`)
+when:
+
+* it was recorded on this host (`RunInfo.host == socket.gethostname()`) with a
+  positive pid, and that process no longer exists, is a zombie, or is a newer
+  process reusing the pid (it started after the run's `started_at`, give or take
+  one second of clock granularity); or
+* it was recorded on another host (or with no pid), and its last heartbeat (the
+  last `append_samples`, else the run's creation) is older than `stale_after_s`.
+
+A run that writes samples again after being marked is revived to `running`.
+
+The pid check uses psutil rather than `os.kill(pid, 0)`: on Windows `os.kill`
+terminates the process instead of probing it, and psutil also tells the zombie
+state and the start time. Access denied means the process exists (another
+user's). Limit: a container sharing this host's name but not its pid namespace
+is judged by the pid rule, which can be wrong; give such containers their own
+hostname.
+"""
+
+from __future__ import annotations
+
+import socket
+from datetime import datetime
+
+DEFAULT_STALE_AFTER_S = 3600.0
+"""Heartbeat age in seconds after which a run from another host counts as interrupted."""
+
+_PID_REUSE_TOLERANCE_S = 1.0
+
+
+def is_abandoned(
+    host: str,
+    pid: int,
+    started_at: datetime,
+    heartbeat_at: datetime | None,
+    *,
+    now: datetime,
+    stale_after_s: float = DEFAULT_STALE_AFTER_S,
+) -> bool:
+    """Tell whether a run still marked `running` has lost its process.
+
+    Args:
+        host: Host name the run was recorded on.
+        pid: Process id of the recording process (0 or less when unknown).
+        started_at: When the run started (timezone-aware UTC).
+        heartbeat_at: Last time the run wrote to the store, or None if unknown.
+        now: The current time (timezone-aware UTC).
+        stale_after_s: Heartbeat age in seconds beyond which a run that cannot be
+            checked by pid is considered gone.
+
+    Returns:
+        True if the run should be reported as interrupted.
+    """
+    if host == socket.gethostname() and pid > 0:
+        return not _process_alive(pid, started_at)
+    last_seen = heartbeat_at if heartbeat_at is not None else started_at
+    return (now - last_seen).total_seconds() > stale_after_s
+
+
+def _process_alive(pid: int, started_at: datetime) -> bool:
+    """Whether `pid` is a live process that already existed when the run started."""
+    import psutil  # lazy: only needed when a running run is inspected
+
+    try:
+        process = psutil.Process(pid)
+        with process.oneshot():
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return False
+            created_s = process.create_time()
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True
+    return created_s <= started_at.timestamp() + _PID_REUSE_TOLERANCE_S

@@ -1,0 +1,288 @@
+"""An append-only JSON-lines run store: the fallback when the database cannot be written.
+
+Each write appends one JSON object on its own line, then flushes and fsyncs:
+
+* `{"type": "run", "at": <UTC>, <run fields>}` when a run is created;
+* `{"type": "samples", "run_id": ..., "at": <UTC>, "samples": [<sample fields>, ...]}`;
+* `{"type": "window", "run_id": ..., "name": ..., "start_t_s": ..., "end_t_s": ...}`;
+* `{"type": "finish", "run_id": ..., "status": ..., "ended_at": ..., "duration_s": ...}`.
+
+Field names match the SQLite columns; datetimes are ISO-8601 UTC text and floats
+round-trip exactly. The `at` of the latest `run`/`samples` line is the run's
+heartbeat. Reading replays the file, incrementally: lines appended since the
+last read (by this or another process) are applied on the next call. A torn last
+line (a process killed mid-write) is skipped with a warning, as is any other
+unreadable line; a file whose first line is not a record is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from carbonlens.errors import StoreError
+from carbonlens.records import RunInfo, RunStatus, Sample, Window
+from carbonlens.store._fields import (
+    from_utc_text,
+    pick_run_id,
+    run_fields,
+    run_from_fields,
+    sample_fields,
+    sample_from_fields,
+    to_utc_text,
+    utc_now,
+)
+from carbonlens.store._liveness import DEFAULT_STALE_AFTER_S, is_abandoned
+
+logger = logging.getLogger(__name__)
+
+_TYPES = frozenset({"run", "samples", "window", "finish"})
+
+
+@dataclass
+class _RunState:
+    """A run as replayed so far."""
+
+    info: RunInfo
+    heartbeat_at: datetime
+    samples: list[Sample] = field(default_factory=list)
+    windows: dict[tuple[str, float], Window] = field(default_factory=dict)
+
+
+class JsonlStore:
+    """Runs kept as JSON lines in one file; implements `store.base.Store`.
+
+    Args:
+        path: The file; it and missing parent directories are created, and an
+            existing file is appended to.
+        stale_after_s: Heartbeat age after which a `running` run from another host
+            is reported as interrupted (see `store._liveness`).
+        clock: Source of the current UTC time (heartbeats, staleness); for tests.
+
+    Raises:
+        StoreError: The file cannot be created or opened for appending, or is not
+            a carbonlens JSON-lines store.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        stale_after_s: float = DEFAULT_STALE_AFTER_S,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.location = str(path)
+        self._path = Path(path)
+        self._stale_after_s = stale_after_s
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._runs: dict[str, _RunState] = {}
+        self._offset = 0
+        self._line_no = 0
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._file: IO[bytes] = open(self._path, "ab")  # noqa: SIM115 - closed by close()
+        except OSError as exc:
+            raise StoreError(f"cannot open run store {path}: {exc}", path=self.location) from exc
+        try:
+            self._refresh(strict=True)
+            if self._file.tell() > self._offset:  # a torn last line: end it before appending
+                self._write_bytes(b"\n")
+        except BaseException:
+            self._file.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"JsonlStore({self.location!r})"
+
+    def create_run(self, info: RunInfo) -> None:
+        """Record a new run; raises StoreError if its id is already used."""
+        with self._lock:
+            self._refresh()
+            if info.run_id in self._runs:
+                raise StoreError(
+                    f"run {info.run_id!r} already exists in {self.location}", path=self.location
+                )
+            self._append({"type": "run", "at": to_utc_text(self._clock()), **run_fields(info)})
+
+    def append_samples(self, run_id: str, samples: Sequence[Sample]) -> None:
+        """Append samples and set the run's heartbeat (see `SqliteStore.append_samples`)."""
+        record = {
+            "type": "samples",
+            "run_id": run_id,
+            "at": to_utc_text(self._clock()),
+            "samples": [sample_fields(sample) for sample in samples],
+        }
+        self._append_for_run(run_id, record)
+
+    def save_window(self, run_id: str, window: Window) -> None:
+        """Record a window; a later one with the same name and start replaces it."""
+        record = {"type": "window", "run_id": run_id, "name": window.name}
+        record |= {"start_t_s": window.start_t_s, "end_t_s": window.end_t_s}
+        self._append_for_run(run_id, record)
+
+    def finish_run(
+        self, run_id: str, status: RunStatus, ended_at: datetime, duration_s: float
+    ) -> None:
+        """Set a run's final status, end time (UTC) and duration in seconds."""
+        record = {"type": "finish", "run_id": run_id, "status": status.value}
+        record |= {"ended_at": to_utc_text(ended_at), "duration_s": duration_s}
+        self._append_for_run(run_id, record)
+
+    def get_run(self, run_id: str) -> RunInfo | None:
+        """Return the run with this id or unique id prefix (see `SqliteStore.get_run`)."""
+        with self._lock:
+            self._refresh()
+            found = pick_run_id(run_id, self._runs, self.location)
+            if found is None:
+                return None
+            self._mark_if_abandoned(self._runs[found])
+            return self._runs[found].info
+
+    def list_runs(
+        self,
+        *,
+        project: str | None = None,
+        since: datetime | None = None,
+        status: RunStatus | None = None,
+        limit: int | None = None,
+    ) -> list[RunInfo]:
+        """Runs matching every given filter, newest first (`since`: started at or after)."""
+        with self._lock:
+            self._refresh()
+            for state in list(self._runs.values()):
+                self._mark_if_abandoned(state)
+            runs = [
+                state.info
+                for state in self._runs.values()
+                if (project is None or state.info.project == project)
+                and (since is None or state.info.started_at >= since)
+                and (status is None or state.info.status is status)
+            ]
+        runs.sort(key=lambda info: (info.started_at, info.run_id), reverse=True)
+        return runs if limit is None else runs[:limit]
+
+    def samples(self, run_id: str) -> list[Sample]:
+        """A run's samples in the order they were appended ([] for an unknown run)."""
+        with self._lock:
+            self._refresh()
+            state = self._runs.get(run_id)
+            return [] if state is None else list(state.samples)
+
+    def windows(self, run_id: str) -> list[Window]:
+        """A run's windows ordered by start time ([] for an unknown run)."""
+        with self._lock:
+            self._refresh()
+            state = self._runs.get(run_id)
+            windows = [] if state is None else list(state.windows.values())
+        return sorted(windows, key=lambda window: (window.start_t_s, window.name))
+
+    def close(self) -> None:
+        """Close the file; later writes raise StoreError. Closing twice is fine."""
+        with self._lock:
+            self._file.close()
+
+    def _mark_if_abandoned(self, state: _RunState) -> None:
+        info = state.info
+        if info.status is RunStatus.RUNNING and is_abandoned(
+            info.host,
+            info.pid,
+            info.started_at,
+            state.heartbeat_at,
+            now=self._clock(),
+            stale_after_s=self._stale_after_s,
+        ):
+            last_t_s = max((sample.t_s for sample in state.samples), default=None)
+            self._append(
+                {"type": "finish", "run_id": info.run_id, "status": RunStatus.INTERRUPTED.value}
+                | {"ended_at": to_utc_text(state.heartbeat_at), "duration_s": last_t_s}
+            )
+
+    def _append_for_run(self, run_id: str, record: dict[str, Any]) -> None:
+        with self._lock:
+            self._refresh()
+            if run_id not in self._runs:
+                raise StoreError(f"no run {run_id!r} in {self.location}", path=self.location)
+            self._append(record)
+
+    def _append(self, record: dict[str, Any]) -> None:
+        """Write one record durably, then apply it (and anything appended before it)."""
+        self._write_bytes(json.dumps(record).encode() + b"\n")
+        self._refresh()
+
+    def _write_bytes(self, data: bytes) -> None:
+        try:
+            self._file.write(data)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except (OSError, ValueError) as exc:  # ValueError: the file is closed
+            raise StoreError(f"cannot write run store {self.location}: {exc}") from exc
+
+    def _refresh(self, *, strict: bool = False) -> None:
+        """Apply the complete lines appended since the last read.
+
+        Args:
+            strict: Refuse the file (StoreError) if its first line is not a record.
+        """
+        try:
+            with open(self._path, "rb") as file:
+                file.seek(self._offset)
+                data = file.read()
+        except OSError as exc:
+            raise StoreError(f"cannot read run store {self.location}: {exc}") from exc
+        complete = data[: data.rfind(b"\n") + 1]
+        for line in complete.splitlines():
+            self._line_no += 1
+            if line.strip():
+                self._apply_line(line, strict=strict and self._line_no == 1)
+        self._offset += len(complete)
+
+    def _apply_line(self, line: bytes, *, strict: bool) -> None:
+        try:
+            record = json.loads(line)
+            if record["type"] not in _TYPES:
+                raise ValueError(f"unknown record type {record['type']!r}")
+            self._apply(record)
+        except (ValueError, KeyError, TypeError) as exc:
+            if strict:
+                raise StoreError(
+                    f"{self.location} is not a carbonlens JSON-lines run store "
+                    f"(line 1: {exc}); it was left untouched",
+                    path=self.location,
+                ) from exc
+            logger.warning("skipping unreadable line %d of %s: %s", self._line_no, self.location, exc)
+
+    def _apply(self, record: dict[str, Any]) -> None:
+        kind = record["type"]
+        if kind == "run":
+            info = run_from_fields(record, record["tags"], record["settings"])
+            self._runs.setdefault(info.run_id, _RunState(info, from_utc_text(record["at"])))
+            return
+        state = self._runs.get(record["run_id"])
+        if state is None:
+            logger.warning("line %d of %s: unknown run, skipped", self._line_no, self.location)
+        elif kind == "samples":
+            state.samples.extend(sample_from_fields(fields) for fields in record["samples"])
+            state.heartbeat_at = from_utc_text(record["at"])
+            if state.info.status is RunStatus.INTERRUPTED:  # it wrote again: alive after all
+                state.info = replace(
+                    state.info, status=RunStatus.RUNNING, ended_at=None, duration_s=None
+                )
+        elif kind == "window":
+            window = Window(record["name"], record["start_t_s"], record["end_t_s"])
+            state.windows[(window.name, window.start_t_s)] = window
+        else:
+            ended_at = from_utc_text(record["ended_at"])
+            state.info = replace(
+                state.info,
+                status=RunStatus(record["status"]),
+                ended_at=ended_at,
+                duration_s=record["duration_s"],
+            )

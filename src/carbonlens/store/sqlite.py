@@ -1,0 +1,391 @@
+"""The default run store: one SQLite file, written by many processes at once.
+
+Uses the stdlib `sqlite3` module (SQLAlchemy costs ~150 ms of import and ~28 MiB,
+beyond the tracker's budget). The database runs in WAL mode with
+`synchronous=NORMAL` and a 5 s busy timeout, so several processes (each with its
+own `SqliteStore`) can append at once; every public write is one `BEGIN
+IMMEDIATE` ... `COMMIT` transaction and is committed when the call returns
+(durable against a killed process; against power loss only after the next WAL
+checkpoint). One connection per store, shared by its threads under a lock.
+
+The schema is versioned: `schema_version` holds the number of entries of
+`MIGRATIONS` applied; pending ones run in one transaction at open, and a
+database from a newer carbonlens is refused. Queries are plain standard SQL
+(no SQLite functions) so a PostgreSQL back-end can reuse them with its own
+placeholder style; only the connection set-up (PRAGMAs, `sqlite_master`) is
+SQLite-specific. Datetimes are stored as fixed-width ISO-8601 UTC text.
+A file that is not a carbonlens database is reported and never modified.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from carbonlens.errors import StoreError
+from carbonlens.records import RunInfo, RunStatus, Sample, Window
+from carbonlens.store._fields import (
+    from_utc_text,
+    pick_run_id,
+    run_fields,
+    run_from_fields,
+    sample_fields,
+    sample_from_fields,
+    to_utc_text,
+    utc_now,
+)
+from carbonlens.store._liveness import DEFAULT_STALE_AFTER_S, is_abandoned
+
+BUSY_TIMEOUT_S = 5.0
+"""How long a write waits for another process's transaction before failing."""
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 1: initial schema; the samples key (run_id, seq) doubles as the index on run_id
+        "CREATE TABLE schema_version (version INTEGER NOT NULL)",
+        "CREATE TABLE runs (run_id TEXT PRIMARY KEY, project TEXT NOT NULL, name TEXT NOT NULL,"
+        " kind TEXT NOT NULL, tags TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,"
+        " started_at TEXT NOT NULL, ended_at TEXT, duration_s DOUBLE PRECISION,"
+        " status TEXT NOT NULL, settings TEXT NOT NULL, heartbeat_at TEXT NOT NULL)",
+        "CREATE INDEX runs_started_at ON runs (started_at)",
+        "CREATE TABLE samples (run_id TEXT NOT NULL REFERENCES runs (run_id),"
+        " seq INTEGER NOT NULL, t_s DOUBLE PRECISION NOT NULL,"
+        " duration_s DOUBLE PRECISION NOT NULL, sensor TEXT NOT NULL, component TEXT NOT NULL,"
+        " device TEXT NOT NULL, method TEXT NOT NULL, energy_j DOUBLE PRECISION NOT NULL,"
+        " process_energy_j DOUBLE PRECISION, PRIMARY KEY (run_id, seq))",
+        "CREATE TABLE windows (run_id TEXT NOT NULL REFERENCES runs (run_id),"
+        " name TEXT NOT NULL, start_t_s DOUBLE PRECISION NOT NULL, end_t_s DOUBLE PRECISION,"
+        " PRIMARY KEY (run_id, name, start_t_s))",
+    ),
+)
+"""Schema migrations in order: entry i (a list of statements) brings version i to i + 1."""
+
+_RUN_COLUMNS = (
+    "run_id, project, name, kind, tags, host, pid, started_at, ended_at, duration_s, "
+    "status, settings, heartbeat_at"
+)
+_SAMPLE_COLUMNS = "t_s, duration_s, sensor, component, device, method, energy_j, process_energy_j"
+
+
+def _named(columns: str) -> str:
+    """`a, b` -> `:a, :b` (named parameters)."""
+    return ", ".join(f":{column}" for column in columns.split(", "))
+
+
+class SqliteStore:
+    """Runs, samples and windows in one SQLite file; implements `store.base.Store`.
+
+    Args:
+        path: The database file; missing parent directories are created.
+        stale_after_s: Heartbeat age after which a `running` run from another host
+            is reported as interrupted (see `store._liveness`).
+        clock: Source of the current UTC time (heartbeats, staleness); for tests.
+
+    Raises:
+        StoreError: The file cannot be created or opened, is not a carbonlens
+            database (it is left untouched), or was written by a newer carbonlens.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        stale_after_s: float = DEFAULT_STALE_AFTER_S,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.location = str(path)
+        self._stale_after_s = stale_after_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._conn = _connect(Path(path))
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self.location!r})"
+
+    def create_run(self, info: RunInfo) -> None:
+        """Record a new run; raises StoreError if its id is already used."""
+        fields = run_fields(info)
+        fields["tags"] = json.dumps(fields["tags"])
+        fields["settings"] = json.dumps(fields["settings"], sort_keys=True)
+        fields["heartbeat_at"] = to_utc_text(self._clock())
+        with self._transaction("create run") as conn:
+            conn.execute(
+                f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({_named(_RUN_COLUMNS)})", fields
+            )
+
+    def append_samples(self, run_id: str, samples: Sequence[Sample]) -> None:
+        """Append samples (an empty sequence only records a heartbeat).
+
+        Also sets the run's heartbeat to now, and revives a run that a reader had
+        marked `interrupted` (it is evidently alive).
+        """
+        with self._transaction("append samples") as conn:
+            updated = conn.execute(
+                "UPDATE runs SET heartbeat_at = ?,"
+                " ended_at = CASE WHEN status = 'interrupted' THEN NULL ELSE ended_at END,"
+                " duration_s = CASE WHEN status = 'interrupted' THEN NULL ELSE duration_s END,"
+                " status = CASE WHEN status = 'interrupted' THEN 'running' ELSE status END"
+                " WHERE run_id = ?",
+                (to_utc_text(self._clock()), run_id),
+            ).rowcount
+            if updated == 0:
+                raise StoreError(f"no run {run_id!r} in {self.location}", path=self.location)
+            (last_seq,) = conn.execute(
+                "SELECT MAX(seq) FROM samples WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            first_seq = 1 if last_seq is None else last_seq + 1
+            columns = f"run_id, seq, {_SAMPLE_COLUMNS}"
+            conn.executemany(
+                f"INSERT INTO samples ({columns}) VALUES ({_named(columns)})",
+                [
+                    {"run_id": run_id, "seq": first_seq + i, **sample_fields(sample)}
+                    for i, sample in enumerate(samples)
+                ],
+            )
+
+    def save_window(self, run_id: str, window: Window) -> None:
+        """Insert a window, or set the end of the one with the same name and start."""
+        key = (run_id, window.name, window.start_t_s)
+        with self._transaction("save window") as conn:
+            updated = conn.execute(
+                "UPDATE windows SET end_t_s = ? WHERE run_id = ? AND name = ? AND start_t_s = ?",
+                (window.end_t_s, *key),
+            ).rowcount
+            if updated == 0:
+                conn.execute(
+                    "INSERT INTO windows (run_id, name, start_t_s, end_t_s) VALUES (?, ?, ?, ?)",
+                    (*key, window.end_t_s),
+                )
+
+    def finish_run(
+        self, run_id: str, status: RunStatus, ended_at: datetime, duration_s: float
+    ) -> None:
+        """Set a run's final status, end time (UTC) and duration in seconds."""
+        with self._transaction("finish run") as conn:
+            updated = conn.execute(
+                "UPDATE runs SET status = ?, ended_at = ?, duration_s = ?, heartbeat_at = ?"
+                " WHERE run_id = ?",
+                (
+                    status.value,
+                    to_utc_text(ended_at),
+                    duration_s,
+                    to_utc_text(self._clock()),
+                    run_id,
+                ),
+            ).rowcount
+            if updated == 0:
+                raise StoreError(f"no run {run_id!r} in {self.location}", path=self.location)
+
+    def get_run(self, run_id: str) -> RunInfo | None:
+        """Return the run with this id or unique id prefix, None if there is none.
+
+        A `running` run whose process is gone is returned, and marked, as
+        `interrupted`. Raises StoreError if the prefix is ambiguous.
+        """
+        escaped = run_id.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+        candidates = self._query(
+            "SELECT run_id FROM runs WHERE run_id LIKE ? ESCAPE '!'", (escaped + "%",)
+        )
+        found = pick_run_id(run_id, (row[0] for row in candidates), self.location)
+        if found is None:
+            return None
+        (row,) = self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (found,))
+        if self._mark_if_abandoned(row):
+            (row,) = self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (found,))
+        return _run_from_row(row)
+
+    def list_runs(
+        self,
+        *,
+        project: str | None = None,
+        since: datetime | None = None,
+        status: RunStatus | None = None,
+        limit: int | None = None,
+    ) -> list[RunInfo]:
+        """Runs matching every given filter, newest first (`since`: started at or after)."""
+        for row in self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE status = 'running'"):
+            self._mark_if_abandoned(row)
+        clauses: list[str] = []
+        params: list[Any] = []
+        for clause, value in (
+            ("project = ?", project),
+            ("started_at >= ?", None if since is None else to_utc_text(since)),
+            ("status = ?", None if status is None else status.value),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY started_at DESC, run_id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_run_from_row(row) for row in self._query(sql, tuple(params))]
+
+    def samples(self, run_id: str) -> list[Sample]:
+        """A run's samples in the order they were appended ([] for an unknown run)."""
+        rows = self._query(
+            f"SELECT {_SAMPLE_COLUMNS} FROM samples WHERE run_id = ? ORDER BY seq", (run_id,)
+        )
+        return [sample_from_fields(row) for row in rows]
+
+    def windows(self, run_id: str) -> list[Window]:
+        """A run's windows ordered by start time ([] for an unknown run)."""
+        rows = self._query(
+            "SELECT name, start_t_s, end_t_s FROM windows WHERE run_id = ?"
+            " ORDER BY start_t_s, name",
+            (run_id,),
+        )
+        return [Window(name, start_t_s, end_t_s) for name, start_t_s, end_t_s in rows]
+
+    def close(self) -> None:
+        """Close the connection; later calls raise StoreError. Closing twice is fine."""
+        with self._lock:
+            self._conn.close()
+
+    def _mark_if_abandoned(self, row: sqlite3.Row) -> bool:
+        """Mark the run of `row` interrupted if it is `running` but gone; True if marked."""
+        if row["status"] != RunStatus.RUNNING.value or not is_abandoned(
+            row["host"],
+            row["pid"],
+            from_utc_text(row["started_at"]),
+            from_utc_text(row["heartbeat_at"]),
+            now=self._clock(),
+            stale_after_s=self._stale_after_s,
+        ):
+            return False
+        with self._transaction("mark run interrupted") as conn:
+            conn.execute(
+                "UPDATE runs SET status = 'interrupted', ended_at = heartbeat_at,"
+                " duration_s = (SELECT MAX(t_s) FROM samples WHERE samples.run_id = runs.run_id)"
+                " WHERE run_id = ? AND status = 'running' AND heartbeat_at = ?",
+                (row["run_id"], row["heartbeat_at"]),
+            )
+        return True
+
+    @contextmanager
+    def _transaction(self, action: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction under the lock; sqlite errors become StoreError."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException as exc:
+                try:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                except sqlite3.ProgrammingError:  # closed: nothing to roll back
+                    pass
+                if isinstance(exc, sqlite3.Error):
+                    raise self._error(action, exc) from exc
+                raise
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise self._error("read", exc) from exc
+
+    def _error(self, action: str, exc: sqlite3.Error) -> StoreError:
+        return StoreError(
+            f"cannot {action} in run store {self.location}: {exc}", path=self.location
+        )
+
+
+def _run_from_row(row: sqlite3.Row) -> RunInfo:
+    return run_from_fields(row, json.loads(row["tags"]), json.loads(row["settings"]))
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """Open `path`, set WAL/synchronous/busy timeout, and migrate the schema."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"cannot open run store {path}: {exc}", path=str(path)) from exc
+    conn.row_factory = sqlite3.Row
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        migrate(conn, MIGRATIONS, str(path))
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        if "not a database" in str(exc):
+            message = (
+                f"{path} is not an SQLite database (or is corrupt); it was left untouched: "
+                "move it away, or choose another store path"
+            )
+        else:
+            message = f"cannot open run store {path}: {exc}"
+        raise StoreError(message, path=str(path)) from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Sequence[str]], location: str) -> None:
+    """Bring the schema up to `len(migrations)`, in one transaction.
+
+    Reads the version without a lock first, so opening an up-to-date store takes
+    no write lock; otherwise re-reads it under `BEGIN IMMEDIATE` (another process
+    may have migrated meanwhile) and applies the pending migrations.
+
+    Raises:
+        StoreError: The database holds tables but no `schema_version` (not a
+            carbonlens store), or a version newer than `len(migrations)`.
+        sqlite3.Error: A statement failed; nothing was changed.
+    """
+    if _schema_version(conn, location, len(migrations)) == len(migrations):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = _schema_version(conn, location, len(migrations))
+        for statements in migrations[version:]:
+            for statement in statements:
+                conn.execute(statement)
+        conn.execute("DELETE FROM schema_version")
+        conn.execute("INSERT INTO schema_version (version) VALUES (?)", (len(migrations),))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _schema_version(conn: sqlite3.Connection, location: str, supported: int) -> int:
+    tables = {
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master"
+            " WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!'"
+        )
+    }
+    if "schema_version" not in tables:
+        if tables:
+            raise StoreError(
+                f"{location} is an SQLite database but not a carbonlens run store "
+                f"(it has tables {', '.join(sorted(tables))}); it was left untouched",
+                path=location,
+            )
+        return 0
+    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    version = int(row[0] or 0)
+    if version > supported:
+        raise StoreError(
+            f"{location} was written by a newer carbonlens (store schema version {version}; "
+            f"this carbonlens reads up to {supported}): upgrade carbonlens to use it",
+            path=location,
+        )
+    return version

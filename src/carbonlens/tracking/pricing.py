@@ -1,0 +1,72 @@
+"""Choose the grid intensity, PUE and embodied shares for a run, with their reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from carbonlens.config import Settings
+from carbonlens.estimate import embodied
+from carbonlens.intensity import table
+from carbonlens.records import Component, EmbodiedShare, IntensityValue, PueValue
+from carbonlens.units import S_PER_YEAR
+
+DEFAULT_PUE = PueValue(
+    pue_ratio=1.0,
+    source="default 1.0: no PUE set and not a cloud region (IT energy only; "
+    "set --pue, e.g. 1.56 for an average data centre, Uptime Institute 2024)",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """What turns a run's energy into emissions, and the notes that explain it."""
+
+    intensity: IntensityValue
+    pue: PueValue
+    embodied: tuple[EmbodiedShare, ...]
+    notes: tuple[str, ...]
+
+
+def resolve(settings: Settings) -> table.ResolvedLocation | None:
+    """The run's location from settings (region wins over country); raises LocationError."""
+    text = settings.region or settings.country
+    return table.resolve_location(text) if text else None
+
+
+def choose(
+    settings: Settings,
+    location: table.ResolvedLocation | None,
+    gpu_devices: Sequence[str],
+    host_share_ratio: float | None,
+) -> Pricing:
+    """Pick intensity, PUE and embodied shares, each with its source."""
+    notes: list[str] = []
+    if location is None:
+        intensity = table.world_average()
+        notes.append(
+            "no location set: world-average grid intensity used; set --country or --region "
+            "(or CARBONLENS_COUNTRY / CARBONLENS_REGION) for a figure that fits your grid"
+        )
+    else:
+        intensity = table.annual_intensity(location)
+    if settings.pue is not None:
+        pue = PueValue(settings.pue, "user setting")
+    else:
+        pue = (table.cloud_pue(location) if location else None) or DEFAULT_PUE
+    shares: list[EmbodiedShare] = []
+    if settings.embodied:
+        lifetime_s = settings.lifetime_years * S_PER_YEAR if settings.lifetime_years else None
+        shares.extend(embodied.gpu_embodied(d, lifetime_s=lifetime_s) for d in gpu_devices)
+        if host_share_ratio is None:
+            notes.append(
+                "host share of the server unknown: embodied host emissions charged for the "
+                "whole server"
+            )
+        shares.append(embodied.host_embodied(host_share_ratio or 1.0, lifetime_s=lifetime_s))
+    return Pricing(intensity, pue, tuple(shares), tuple(notes))
+
+
+def gpu_devices(channels: Sequence[tuple[Component, str]]) -> list[str]:
+    """The distinct GPU devices among opened channels."""
+    return sorted({device for component, device in channels if component == Component.GPU})

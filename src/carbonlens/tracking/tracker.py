@@ -1,0 +1,303 @@
+"""Tracker: wires sensors, pricing, store and sampler together for one run.
+
+Setup errors that the user asked for explicitly (an unknown country, a sensor
+named but unavailable, a bad setting) raise at construction or `start()`; once
+running, nothing raises into the user's program: a failing sensor is a gap, a
+failing store switches to a fallback file, and `stop()` always returns a report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, ParamSpec, Self, TypeVar, overload
+
+from carbonlens.accounting import RunReport, build_report, pricing_settings
+from carbonlens.config import Settings, load_settings, with_overrides
+from carbonlens.errors import StoreError
+from carbonlens.records import Component, RunInfo, RunStatus, Sample, Window
+from carbonlens.sensors import Discovery, Host, discover
+from carbonlens.store import default_store_path, open_store
+from carbonlens.store.base import Store
+from carbonlens.tracking import pricing
+from carbonlens.tracking.attribution import Attribution
+from carbonlens.tracking.clock import Clock, SystemClock
+from carbonlens.tracking.sampler import Sampler, ShareSource
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _sensor_options(settings: Settings) -> dict[str, dict[str, Any]]:
+    cpu = {"tdp_w": settings.cpu_tdp_w, "power_w": settings.cpu_power_w}
+    ram = {"w_per_gb": settings.ram_w_per_gb}
+    return {
+        "cpu-tdp": {k: v for k, v in cpu.items() if v is not None},
+        "ram-model": {k: v for k, v in ram.items() if v is not None},
+    }
+
+
+class Tracker:
+    """Measures one run: `with Tracker(project="x") as t: ...` then `t.report`."""
+
+    def __init__(
+        self,
+        project: str | None = None,
+        name: str | None = None,
+        tags: tuple[str, ...] | list[str] = (),
+        *,
+        interval_s: float | None = None,
+        country: str | None = None,
+        region: str | None = None,
+        pue: float | None = None,
+        store: str | Path | Store | None = None,
+        sensors: list[str] | None = None,
+        settings: Settings | None = None,
+        host: Host | None = None,
+        clock: Clock | None = None,
+        root_pid: int | None = None,
+        shares: ShareSource | None = None,
+        kind: str = "run",
+    ) -> None:
+        """Configure a run; nothing is measured before `start()`.
+
+        Keyword arguments override `settings` (default: `load_settings()`, i.e. config
+        files and `CARBONLENS_*` variables). `store` is a path, a `sqlite:///` URL or a
+        `Store`. `host`, `clock` and `shares` are for tests.
+
+        Raises:
+            ConfigError: a setting has a bad value.
+            LocationError: the country or region is unknown (with suggestions).
+        """
+        overrides: Mapping[str, object] = {
+            "project": project,
+            "interval_s": interval_s,
+            "country": country,
+            "region": region,
+            "pue": pue,
+            "sensors": sensors,
+            "store": None if store is None or not isinstance(store, str | Path) else str(store),
+        }
+        self.settings = with_overrides(settings or load_settings(), overrides)
+        self.name = name or ""
+        self.tags = tuple(tags)
+        self.kind = kind
+        self.run_id = uuid.uuid4().hex
+        self._location = pricing.resolve(self.settings)
+        self._store_arg = store if store is not None and not isinstance(store, str | Path) else None
+        self._host = host or Host()
+        self._clock = clock or SystemClock()
+        self._root_pid = root_pid
+        self._shares = shares
+        self._sampler: Sampler | None = None
+        self._store: Store | None = None
+        self._fallback: Store | None = None
+        self._discovery = Discovery()
+        self._info: RunInfo | None = None
+        self._notes: list[str] = []
+        self.report: RunReport | None = None
+
+    def _open_store(self) -> Store | None:
+        if self._store_arg is not None:
+            return self._store_arg
+        path = self.settings.store or str(default_store_path(os.environ))
+        try:
+            store, message = open_store(path)
+        except StoreError as exc:
+            log.warning("carbonlens: run not stored: %s", exc)
+            self._notes.append(f"run not stored: {exc}")
+            return None
+        if message:
+            log.warning("carbonlens: %s", message)
+            self._notes.append(message)
+        return store
+
+    def _discover(self) -> Discovery:
+        forced = {}
+        if self.settings.cpu_power_w is not None:
+            forced = {Component.CPU: "cpu-tdp", Component.RAM: "ram-model"}
+        return discover(
+            self._host,
+            names=self.settings.sensors,
+            options=_sensor_options(self.settings),
+            forced=forced,
+        )
+
+    def _settings_record(self, price: pricing.Pricing) -> dict[str, Any]:
+        sensors = {s.name: s.assumptions() for s in self._discovery.sensors}
+        probes = [
+            {"sensor": p.sensor, "available": p.available, "reason": p.reason, "hint": p.hint}
+            for p in self._discovery.probes
+        ]
+        return {
+            **pricing_settings(price.intensity, price.pue, price.embodied, price.notes),
+            "interval_s": self.settings.interval_s,
+            "location": self.settings.region or self.settings.country,
+            "sensors": sensors,
+            "probes": probes,
+        }
+
+    def start(self) -> Self:
+        """Discover sensors, open the store and start sampling."""
+        from carbonlens.sensors.cpu_tdp import host_share_ratio
+
+        self._discovery = self._discover()
+        channels = [(c.component, c.device) for s in self._discovery.sensors for c in s.channels()]
+        price = pricing.choose(
+            self.settings,
+            self._location,
+            pricing.gpu_devices(channels),
+            host_share_ratio(self._host),
+        )
+        self._info = RunInfo(
+            run_id=self.run_id,
+            project=self.settings.project,
+            name=self.name,
+            started_at=self._clock.now(),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            tags=self.tags,
+            kind=self.kind,
+            settings=self._settings_record(price),
+        )
+        self._store = self._open_store()
+        if self._store is not None:
+            self._write(lambda s: s.create_run(self._require_info()))
+        shares = self._shares or Attribution(self._root_pid)
+        self._sampler = Sampler(
+            self._discovery.sensors,
+            self._clock,
+            self._persist,
+            shares=shares,
+            interval_s=self.settings.interval_s,
+        )
+        self._sampler.start()
+        return self
+
+    def _require_info(self) -> RunInfo:
+        if self._info is None:
+            raise RuntimeError("tracker not started")
+        return self._info
+
+    def _write(self, action: Callable[[Store], None]) -> None:
+        """Write to the store; on failure switch to a fallback file and say where."""
+        target = self._fallback or self._store
+        if target is None:
+            return
+        try:
+            action(target)
+            return
+        except Exception as exc:  # noqa: BLE001 - the store must never break the user's job
+            if self._fallback is not None:
+                log.warning("carbonlens: fallback store failed too: %s", exc)
+                return
+            reason = exc
+        fallback, message = open_store(None, reason=str(reason))
+        self._fallback = fallback
+        note = f"store {target.location} failed ({reason}); {message}"
+        log.warning("carbonlens: %s", note)
+        self._notes.append(note)
+        fallback.create_run(self._require_info())
+        action(fallback)
+
+    def _persist(self, samples: list[Sample]) -> None:
+        self._write(lambda s: s.append_samples(self.run_id, samples))
+
+    @contextlib.contextmanager
+    def window(self, name: str) -> Iterator[Window]:
+        """Measure a named part of the run: `with tracker.window("epoch-3"): ...`."""
+        sampler = self._sampler
+        if sampler is None:
+            raise RuntimeError("start the tracker before opening a window")
+        sampler.tick()
+        start = Window(name, sampler.last_tick_t_s)
+        try:
+            yield start
+        finally:
+            sampler.tick()
+            window = Window(name, start.start_t_s, sampler.last_tick_t_s)
+            self._write(lambda s: s.save_window(self.run_id, window))
+
+    def stop(self, status: RunStatus = RunStatus.FINISHED) -> RunReport:
+        """Stop sampling, finalise the stored run and return its report."""
+        if self.report is not None:
+            return self.report
+        info = self._require_info()
+        sampler = self._sampler
+        if sampler is None:
+            raise RuntimeError("tracker not started")
+        sampler.stop()
+        duration_s = sampler.last_tick_t_s
+        ended_at = self._clock.now()
+        self._write(lambda s: s.finish_run(self.run_id, status, ended_at, duration_s))
+        for sensor in self._discovery.sensors:
+            with contextlib.suppress(Exception):
+                sensor.close()
+        samples, windows, location = self._read_back()
+        for sensor_name, count in sampler.read_errors.items():
+            self._notes.append(f"{sensor_name}: {count} failed read(s), left as gaps")
+        settings = {**info.settings, "notes": [*info.settings["notes"], *self._notes]}
+        final = dataclasses.replace(
+            info, status=status, ended_at=ended_at, duration_s=duration_s, settings=settings
+        )
+        self.report = build_report(final, samples, windows, store_location=location)
+        return self.report
+
+    def _read_back(self) -> tuple[list[Sample], list[Window], str]:
+        samples: list[Sample] = []
+        windows: list[Window] = []
+        locations = []
+        for store in (self._store, self._fallback):
+            if store is None:
+                continue
+            try:
+                samples.extend(store.samples(self.run_id))
+                windows.extend(store.windows(self.run_id))
+                locations.append(store.location)
+            except Exception as exc:  # noqa: BLE001 - report what could be read
+                self._notes.append(f"could not read back from {store.location}: {exc}")
+            with contextlib.suppress(Exception):
+                store.close()
+        samples.sort(key=lambda s: s.t_s)
+        return samples, windows, " + ".join(locations)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        self.stop(RunStatus.FINISHED if exc_type is None else RunStatus.FAILED)
+
+
+@overload
+def track(func: Callable[P, R], /) -> Callable[P, R]: ...
+@overload
+def track(
+    func: None = None, /, **tracker_kwargs: Any
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+def track(func: Callable[P, R] | None = None, /, **tracker_kwargs: Any) -> Any:
+    """Decorator: each call of the function is a tracked run.
+
+    `@track` or `@track(project="x", country="FR")`; the keyword arguments are those
+    of `Tracker`. The last report is kept on the wrapper as `.last_report`.
+    """
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            tracker = Tracker(**{"name": fn.__qualname__, **tracker_kwargs})
+            with tracker:
+                result = fn(*args, **kwargs)
+            wrapper.last_report = tracker.report  # type: ignore[attr-defined]
+            return result
+
+        return wrapper
+
+    return decorate(func) if func is not None else decorate
