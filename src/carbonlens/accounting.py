@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any, Final
 
+from carbonlens.estimate.embodied import amortised_g
 from carbonlens.records import (
     Channel,
     Component,
@@ -123,13 +124,11 @@ def channel_totals(samples: Iterable[Sample]) -> list[ComponentTotal]:
     return totals
 
 
-def amortised_embodied_g(share: EmbodiedShare, duration_s: float) -> float:
-    """Embodied emissions of one device charged to a run of `duration_s`."""
-    return share.embodied_total_g * duration_s / share.lifetime_s * share.share_ratio
-
-
 def window_totals(
-    samples: Sequence[Sample], windows: Sequence[Window], end_t_s: float, pue_ratio: float,
+    samples: Sequence[Sample],
+    windows: Sequence[Window],
+    end_t_s: float,
+    pue_ratio: float,
     intensity_g_per_kwh: float,
 ) -> list[WindowTotal]:
     """Energy inside each window: the samples whose interval ends within it.
@@ -210,7 +209,7 @@ def build_report(
         operational_g=emissions_g(it_j * factor, intensity_g),
         operational_low_g=emissions_g(low_j * factor, intensity_g),
         operational_high_g=emissions_g(high_j * factor, intensity_g),
-        embodied_g=sum(amortised_embodied_g(e, duration_s) for e in embodied),
+        embodied_g=sum(amortised_g(e, duration_s) for e in embodied),
         notes=tuple(notes),
         store_location=store_location,
     )

@@ -244,8 +244,12 @@ def doctor(as_json: bool) -> None:
         _print_json(
             {
                 "sensors": [
-                    {"sensor": p.sensor, "available": p.available, "reason": p.reason,
-                     "hint": p.hint}
+                    {
+                        "sensor": p.sensor,
+                        "available": p.available,
+                        "reason": p.reason,
+                        "hint": p.hint,
+                    }
                     for p in probes
                 ]
             }

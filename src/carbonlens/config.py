@@ -139,21 +139,21 @@ SETTINGS_TABLE: tuple[SettingDoc, ...] = (
     SettingDoc("interval_s", "seconds > 0", "1.0", "Sampling interval."),
     SettingDoc("country", "ISO code or name", "unset", "Country of the grid (e.g. FR, DEU)."),
     SettingDoc(
-        "region", "zone or cloud region", "unset",
+        "region",
+        "zone or cloud region",
+        "unset",
         "Sub-national zone (US-CAL-CISO) or cloud region (aws:us-east-1); wins over country.",
     ),
     SettingDoc("pue", "number >= 1", "cloud region's, else 1.0", "Power usage effectiveness."),
     SettingDoc(
-        "store", "path or sqlite:/// URL", "$XDG_DATA_HOME/carbonlens/runs.db",
+        "store",
+        "path or sqlite:/// URL",
+        "$XDG_DATA_HOME/carbonlens/runs.db",
         "Where runs are kept.",
     ),
-    SettingDoc(
-        "sensors", "list of names", "auto", "Back-ends to use (rapl, nvml, cpu-tdp, ...)."
-    ),
+    SettingDoc("sensors", "list of names", "auto", "Back-ends to use (rapl, nvml, cpu-tdp, ...)."),
     SettingDoc("cpu_tdp_w", "watts > 0", "from CPU table", "CPU TDP for the CPU power model."),
-    SettingDoc(
-        "cpu_power_w", "watts > 0", "unset", "Fixed CPU power; replaces sensors and model."
-    ),
+    SettingDoc("cpu_power_w", "watts > 0", "unset", "Fixed CPU power; replaces sensors and model."),
     SettingDoc("ram_w_per_gb", "watts > 0", "0.3725", "RAM power model, W per GB."),
     SettingDoc("embodied", "true/false", "true", "Include embodied (manufacturing) emissions."),
     SettingDoc("lifetime_years", "years > 0", "4", "Hardware lifetime for embodied amortisation."),

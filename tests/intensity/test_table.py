@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from carbonlens.errors import LocationError
+from carbonlens.intensity import table
 from carbonlens.intensity.table import (
     LocationKind,
     ResolvedLocation,
@@ -123,6 +124,17 @@ def test_zone_newest_year_wins_over_older_sources(code: str, g_per_kwh: float) -
     value = annual_intensity(resolve_location(code))
     assert (value.intensity_g_per_kwh, value.year) == (g_per_kwh, 2025)
     assert value.license.startswith("ODbL-1.0")
+
+
+def test_zone_row_choice_is_newest_year_then_electricity_maps() -> None:
+    # The bundled table has no same-year tie today; the policy is checked on made-up rows.
+    em_2024 = {"year": "2024", "source": "Electricity Maps yearly ..."}
+    ga_2024 = {"year": "2024", "source": "Green Algorithms v3.0 ..."}
+    ga_2025 = {"year": "2025", "source": "Green Algorithms v3.0 ..."}
+    ccf_2020 = {"year": "2020 (eGRID2020 per CCF docs)", "source": "cloud-carbon-footprint ..."}
+    rows = [ga_2024, em_2024, ccf_2020]
+    assert max(rows, key=table._zone_rank) is em_2024
+    assert max([*rows, ga_2025], key=table._zone_rank) is ga_2025
 
 
 def test_zone_keeps_the_basis_of_its_own_source() -> None:

@@ -123,8 +123,8 @@ def cpu_specs() -> tuple[CpuSpec, ...]:
     """Every row of the bundled table that gives a usable TDP, in file order (read once).
 
     Left out: the Green Algorithms row ``Any`` (no TDP, only their generic 12 W per
-    core; `default_tdp_per_core_w` is carbonlens's generic value instead) and four
-    upstream CodeCarbon rows whose TDP is malformed (``"27.29.5"``).
+    core; `default_tdp_per_core_w` is carbonlens's generic value instead) and five
+    upstream CodeCarbon rows whose TDP is malformed (``"27.29.5"``) or 0 W.
     """
     text = resources.files("carbonlens.data").joinpath("cpu_tdp.csv").read_text("utf-8")
     specs: list[CpuSpec] = []
@@ -135,7 +135,7 @@ def cpu_specs() -> tuple[CpuSpec, ...]:
             per_core_w = _optional_float(row["tdp_per_core_w"])
         except ValueError:
             continue  # upstream junk such as "27.29.5" W: unusable, so unmatched
-        if tdp_w is None:
+        if tdp_w is None or tdp_w <= 0:
             continue
         specs.append(
             CpuSpec(

@@ -13,8 +13,8 @@ Defaults come from the bundled `data/embodied_carbon.csv` (read lazily, once):
 * lifetime: 4 years for both (`DEFAULT_LIFETIME_S`). Both figures are CCF's,
   and CCF amortises them over 4 years; BLOOM's 6 years belongs with its own
   2,500 kg node figure, and pairing CCF's figures with it would cut the hourly
-  share by a third. Of the two published lifetimes, 4 years is also the one that
-  does not understate.
+  share by a third. 4 years is also the shorter of the two published lifetimes,
+  so it gives the larger hourly share and does not understate.
 
 Every default can be overridden per call (`lifetime_s`, `embodied_g_per_gpu`,
 `embodied_g`); the returned record's `source` says which figures were used.

@@ -319,7 +319,7 @@ def annual_intensity(location: ResolvedLocation) -> IntensityValue:
     if kind is LocationKind.ZONE:
         skipped.append(f"zone {zone} not in table")
     iso3 = location.country_iso3
-    row = _countries().get(iso3) if iso3 != _WORLD_ISO3 else None
+    row = _countries().get(iso3)
     if row is not None and (value := _value(row, code)) is not None:
         reason = f"country {row['iso2'] or iso3} → {_label(value.source)}, {value.year}"
         return replace(value, reason="; ".join([*skipped, reason]))

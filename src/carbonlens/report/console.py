@@ -31,9 +31,7 @@ def report_table(report: RunReport) -> Table:
     for t in report.components:
         ch = t.channel
         share = (
-            f", process {energy_text(t.process_energy_j)}"
-            if t.process_energy_j is not None
-            else ""
+            f", process {energy_text(t.process_energy_j)}" if t.process_energy_j is not None else ""
         )
         table.add_row(
             f"energy {ch.component.value} {ch.device}",

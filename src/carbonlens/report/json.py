@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from carbonlens.estimate.embodied import amortised_g
 from carbonlens.records import ComponentTotal, RunInfo
 from carbonlens.units import G_PER_KG, S_PER_YEAR, kwh_from_j
 
@@ -70,8 +71,6 @@ def _by_component(report: RunReport) -> dict[str, Any]:
 
 def report_to_dict(report: RunReport) -> dict[str, Any]:
     """Every figure of a run report, with units in key names."""
-    from carbonlens.accounting import amortised_embodied_g
-
     duration_s = report.duration_s
     return {
         "schema": SCHEMA,
@@ -106,7 +105,7 @@ def report_to_dict(report: RunReport) -> dict[str, Any]:
                 "embodied_total_kgco2e": e.embodied_total_g / G_PER_KG,
                 "lifetime_years": e.lifetime_s / S_PER_YEAR,
                 "share_ratio": e.share_ratio,
-                "amortised_gco2e": amortised_embodied_g(e, duration_s),
+                "amortised_gco2e": amortised_g(e, duration_s),
                 "source": e.source,
             }
             for e in report.embodied

@@ -27,8 +27,13 @@ class Discovery:
     probes: list[Probe] = field(default_factory=list)
 
     def covers(self, component: Component) -> bool:
-        """Whether an opened sensor has a channel for `component`."""
-        return any(ch.component == component for s in self.sensors for ch in s.channels())
+        """Whether an opened sensor has a channel for `component`.
+
+        A whole-SoC channel (RAPL psys, Apple silicon) covers CPU and RAM too, so
+        no model is added on top of it.
+        """
+        covered = {component, Component.SOC} if component != Component.GPU else {component}
+        return any(ch.component in covered for s in self.sensors for ch in s.channels())
 
 
 def _try_open(name: str, host: Host, options: Mapping[str, Any], found: Discovery) -> None:

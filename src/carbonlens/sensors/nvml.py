@@ -51,13 +51,7 @@ class NvmlError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ProcessSample:
-    """One NVML per-process utilisation sample.
-
-    Attributes:
-        pid: Process id, as the host kernel numbers it.
-        timestamp_us: CPU timestamp of the sample in microseconds (NVML's clock).
-        sm_util_pct: Share of the GPU's streaming multiprocessors the process used, 0-100.
-    """
+    """One NVML per-process sample: host pid, CPU timestamp in µs, SM utilisation in %."""
 
     pid: int
     timestamp_us: int
@@ -103,7 +97,7 @@ class PynvmlLib:
             raise NvmlError(int(exc.value), f"{function}: {exc}") from exc
 
     def _handle(self, index: int) -> Any:
-        if index not in self._handles:
+        if index not in self._handles:  # handles stay valid until shutdown
             self._handles[index] = self._call("nvmlDeviceGetHandleByIndex", index)
         return self._handles[index]
 
@@ -174,13 +168,9 @@ def parse_visible_devices(
     "MIG-GPU-<gpu-uuid>/<gi>/<ci>"; the first entry that names no GPU ends the list, so
     "", "-1" and "NoDevFiles" hide every GPU. A MIG instance stands for its parent GPU.
 
-    Args:
-        value: The variable's value, None when unset.
-        uuids: UUID of every GPU, by NVML index.
-        index_by_uuid: Resolves a MIG UUID to its parent's NVML index (raises NvmlError).
-
-    Returns:
-        The indices without duplicates, and notes for `assumptions()`.
+    `value` is None when unset; `uuids` lists every GPU's UUID by NVML index;
+    `index_by_uuid` resolves a MIG UUID to its parent's index. Returns the indices without
+    duplicates, and notes for `assumptions()`.
     """
     if value is None:
         return list(range(len(uuids))), []

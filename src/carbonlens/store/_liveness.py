@@ -22,7 +22,6 @@ hostname.
 
 from __future__ import annotations
 
-import socket
 from datetime import datetime
 
 DEFAULT_STALE_AFTER_S = 3600.0
@@ -54,6 +53,8 @@ def is_abandoned(
     Returns:
         True if the run should be reported as interrupted.
     """
+    import socket  # lazy, like psutil below: only needed to inspect a running run
+
     if host == socket.gethostname() and pid > 0:
         return not _process_alive(pid, started_at)
     last_seen = heartbeat_at if heartbeat_at is not None else started_at

@@ -82,7 +82,7 @@ class JsonlStore:
         self._path = Path(path)
         self._stale_after_s = stale_after_s
         self._clock = clock
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
         self._runs: dict[str, _RunState] = {}
         self._offset = 0
         self._line_no = 0
@@ -92,8 +92,9 @@ class JsonlStore:
         except OSError as exc:
             raise StoreError(f"cannot open run store {path}: {exc}", path=self.location) from exc
         try:
-            self._refresh(strict=True)
-            if self._file.tell() > self._offset:  # a torn last line: end it before appending
+            self._check_first_line()
+            self._refresh()
+            if os.fstat(self._file.fileno()).st_size > self._offset:  # torn last line: end it
                 self._write_bytes(b"\n")
         except BaseException:
             self._file.close()
@@ -124,7 +125,7 @@ class JsonlStore:
 
     def save_window(self, run_id: str, window: Window) -> None:
         """Record a window; a later one with the same name and start replaces it."""
-        record = {"type": "window", "run_id": run_id, "name": window.name}
+        record: dict[str, Any] = {"type": "window", "run_id": run_id, "name": window.name}
         record |= {"start_t_s": window.start_t_s, "end_t_s": window.end_t_s}
         self._append_for_run(run_id, record)
 
@@ -132,7 +133,7 @@ class JsonlStore:
         self, run_id: str, status: RunStatus, ended_at: datetime, duration_s: float
     ) -> None:
         """Set a run's final status, end time (UTC) and duration in seconds."""
-        record = {"type": "finish", "run_id": run_id, "status": status.value}
+        record: dict[str, Any] = {"type": "finish", "run_id": run_id, "status": status.value}
         record |= {"ended_at": to_utc_text(ended_at), "duration_s": duration_s}
         self._append_for_run(run_id, record)
 
@@ -223,41 +224,44 @@ class JsonlStore:
             self._file.flush()
             os.fsync(self._file.fileno())
         except (OSError, ValueError) as exc:  # ValueError: the file is closed
-            raise StoreError(f"cannot write run store {self.location}: {exc}") from exc
+            raise StoreError(
+                f"cannot write run store {self.location}: {exc}", path=self.location
+            ) from exc
 
-    def _refresh(self, *, strict: bool = False) -> None:
-        """Apply the complete lines appended since the last read.
+    def _check_first_line(self) -> None:
+        """Refuse (StoreError) a non-empty file whose first line is not a record."""
+        with open(self._path, "rb") as file:
+            first = file.readline()
+        try:
+            if first.strip():
+                _parse(first)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreError(
+                f"{self.location} is not a carbonlens JSON-lines run store (line 1: {exc}); "
+                "it was left untouched",
+                path=self.location,
+            ) from exc
 
-        Args:
-            strict: Refuse the file (StoreError) if its first line is not a record.
-        """
+    def _refresh(self) -> None:
+        """Apply the complete lines appended since the last read (by any process)."""
         try:
             with open(self._path, "rb") as file:
                 file.seek(self._offset)
                 data = file.read()
         except OSError as exc:
-            raise StoreError(f"cannot read run store {self.location}: {exc}") from exc
+            raise StoreError(
+                f"cannot read run store {self.location}: {exc}", path=self.location
+            ) from exc
         complete = data[: data.rfind(b"\n") + 1]
         for line in complete.splitlines():
             self._line_no += 1
-            if line.strip():
-                self._apply_line(line, strict=strict and self._line_no == 1)
+            if not line.strip():
+                continue
+            try:
+                self._apply(_parse(line))
+            except (ValueError, KeyError, TypeError) as exc:
+                logger.warning("skipping line %d of %s: %s", self._line_no, self.location, exc)
         self._offset += len(complete)
-
-    def _apply_line(self, line: bytes, *, strict: bool) -> None:
-        try:
-            record = json.loads(line)
-            if record["type"] not in _TYPES:
-                raise ValueError(f"unknown record type {record['type']!r}")
-            self._apply(record)
-        except (ValueError, KeyError, TypeError) as exc:
-            if strict:
-                raise StoreError(
-                    f"{self.location} is not a carbonlens JSON-lines run store "
-                    f"(line 1: {exc}); it was left untouched",
-                    path=self.location,
-                ) from exc
-            logger.warning("skipping unreadable line %d of %s: %s", self._line_no, self.location, exc)
 
     def _apply(self, record: dict[str, Any]) -> None:
         kind = record["type"]
@@ -269,8 +273,9 @@ class JsonlStore:
         if state is None:
             logger.warning("line %d of %s: unknown run, skipped", self._line_no, self.location)
         elif kind == "samples":
-            state.samples.extend(sample_from_fields(fields) for fields in record["samples"])
+            samples = [sample_from_fields(fields) for fields in record["samples"]]
             state.heartbeat_at = from_utc_text(record["at"])
+            state.samples.extend(samples)
             if state.info.status is RunStatus.INTERRUPTED:  # it wrote again: alive after all
                 state.info = replace(
                     state.info, status=RunStatus.RUNNING, ended_at=None, duration_s=None
@@ -286,3 +291,11 @@ class JsonlStore:
                 ended_at=ended_at,
                 duration_s=record["duration_s"],
             )
+
+
+def _parse(line: bytes) -> dict[str, Any]:
+    """One line as a record; ValueError, KeyError or TypeError if it is not one."""
+    record = json.loads(line)
+    if record["type"] not in _TYPES:
+        raise ValueError(f"unknown record type {record['type']!r}")
+    return dict(record)

@@ -8,13 +8,9 @@ IMMEDIATE` ... `COMMIT` transaction and is committed when the call returns
 (durable against a killed process; against power loss only after the next WAL
 checkpoint). One connection per store, shared by its threads under a lock.
 
-The schema is versioned: `schema_version` holds the number of entries of
-`MIGRATIONS` applied; pending ones run in one transaction at open, and a
-database from a newer carbonlens is refused. Queries are plain standard SQL
-(no SQLite functions) so a PostgreSQL back-end can reuse them with its own
-placeholder style; only the connection set-up (PRAGMAs, `sqlite_master`) is
-SQLite-specific. Datetimes are stored as fixed-width ISO-8601 UTC text.
-A file that is not a carbonlens database is reported and never modified.
+Opening and the versioned schema are in `store._sqlite_schema`. The queries here
+are plain standard SQL (no SQLite functions) so a PostgreSQL back-end can reuse
+them with its own placeholder style. Datetimes are fixed-width ISO-8601 UTC text.
 """
 
 from __future__ import annotations
@@ -41,29 +37,7 @@ from carbonlens.store._fields import (
     utc_now,
 )
 from carbonlens.store._liveness import DEFAULT_STALE_AFTER_S, is_abandoned
-
-BUSY_TIMEOUT_S = 5.0
-"""How long a write waits for another process's transaction before failing."""
-
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (  # 1: initial schema; the samples key (run_id, seq) doubles as the index on run_id
-        "CREATE TABLE schema_version (version INTEGER NOT NULL)",
-        "CREATE TABLE runs (run_id TEXT PRIMARY KEY, project TEXT NOT NULL, name TEXT NOT NULL,"
-        " kind TEXT NOT NULL, tags TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,"
-        " started_at TEXT NOT NULL, ended_at TEXT, duration_s DOUBLE PRECISION,"
-        " status TEXT NOT NULL, settings TEXT NOT NULL, heartbeat_at TEXT NOT NULL)",
-        "CREATE INDEX runs_started_at ON runs (started_at)",
-        "CREATE TABLE samples (run_id TEXT NOT NULL REFERENCES runs (run_id),"
-        " seq INTEGER NOT NULL, t_s DOUBLE PRECISION NOT NULL,"
-        " duration_s DOUBLE PRECISION NOT NULL, sensor TEXT NOT NULL, component TEXT NOT NULL,"
-        " device TEXT NOT NULL, method TEXT NOT NULL, energy_j DOUBLE PRECISION NOT NULL,"
-        " process_energy_j DOUBLE PRECISION, PRIMARY KEY (run_id, seq))",
-        "CREATE TABLE windows (run_id TEXT NOT NULL REFERENCES runs (run_id),"
-        " name TEXT NOT NULL, start_t_s DOUBLE PRECISION NOT NULL, end_t_s DOUBLE PRECISION,"
-        " PRIMARY KEY (run_id, name, start_t_s))",
-    ),
-)
-"""Schema migrations in order: entry i (a list of statements) brings version i to i + 1."""
+from carbonlens.store._sqlite_schema import BUSY_TIMEOUT_S, connect
 
 _RUN_COLUMNS = (
     "run_id, project, name, kind, tags, host, pid, started_at, ended_at, duration_s, "
@@ -85,6 +59,7 @@ class SqliteStore:
         stale_after_s: Heartbeat age after which a `running` run from another host
             is reported as interrupted (see `store._liveness`).
         clock: Source of the current UTC time (heartbeats, staleness); for tests.
+        busy_timeout_s: How long a write waits for another process's transaction.
 
     Raises:
         StoreError: The file cannot be created or opened, is not a carbonlens
@@ -97,15 +72,21 @@ class SqliteStore:
         *,
         stale_after_s: float = DEFAULT_STALE_AFTER_S,
         clock: Callable[[], datetime] = utc_now,
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
     ) -> None:
         self.location = str(path)
         self._stale_after_s = stale_after_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._conn = _connect(Path(path))
+        self._conn = connect(Path(path), busy_timeout_s)
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.location!r})"
+
+    def check_writable(self) -> None:
+        """Raise StoreError unless this process can write now (read-only, or locked too long)."""
+        with self._transaction("check write access"):
+            pass
 
     def create_run(self, info: RunInfo) -> None:
         """Record a new run; raises StoreError if its id is already used."""
@@ -303,89 +284,3 @@ class SqliteStore:
 
 def _run_from_row(row: sqlite3.Row) -> RunInfo:
     return run_from_fields(row, json.loads(row["tags"]), json.loads(row["settings"]))
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    """Open `path`, set WAL/synchronous/busy timeout, and migrate the schema."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-        )
-    except (OSError, sqlite3.Error) as exc:
-        raise StoreError(f"cannot open run store {path}: {exc}", path=str(path)) from exc
-    conn.row_factory = sqlite3.Row
-    try:
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        migrate(conn, MIGRATIONS, str(path))
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        if "not a database" in str(exc):
-            message = (
-                f"{path} is not an SQLite database (or is corrupt); it was left untouched: "
-                "move it away, or choose another store path"
-            )
-        else:
-            message = f"cannot open run store {path}: {exc}"
-        raise StoreError(message, path=str(path)) from exc
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def migrate(conn: sqlite3.Connection, migrations: Sequence[Sequence[str]], location: str) -> None:
-    """Bring the schema up to `len(migrations)`, in one transaction.
-
-    Reads the version without a lock first, so opening an up-to-date store takes
-    no write lock; otherwise re-reads it under `BEGIN IMMEDIATE` (another process
-    may have migrated meanwhile) and applies the pending migrations.
-
-    Raises:
-        StoreError: The database holds tables but no `schema_version` (not a
-            carbonlens store), or a version newer than `len(migrations)`.
-        sqlite3.Error: A statement failed; nothing was changed.
-    """
-    if _schema_version(conn, location, len(migrations)) == len(migrations):
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        version = _schema_version(conn, location, len(migrations))
-        for statements in migrations[version:]:
-            for statement in statements:
-                conn.execute(statement)
-        conn.execute("DELETE FROM schema_version")
-        conn.execute("INSERT INTO schema_version (version) VALUES (?)", (len(migrations),))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
-def _schema_version(conn: sqlite3.Connection, location: str, supported: int) -> int:
-    tables = {
-        name
-        for (name,) in conn.execute(
-            "SELECT name FROM sqlite_master"
-            " WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!'"
-        )
-    }
-    if "schema_version" not in tables:
-        if tables:
-            raise StoreError(
-                f"{location} is an SQLite database but not a carbonlens run store "
-                f"(it has tables {', '.join(sorted(tables))}); it was left untouched",
-                path=location,
-            )
-        return 0
-    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-    version = int(row[0] or 0)
-    if version > supported:
-        raise StoreError(
-            f"{location} was written by a newer carbonlens (store schema version {version}; "
-            f"this carbonlens reads up to {supported}): upgrade carbonlens to use it",
-            path=location,
-        )
-    return version

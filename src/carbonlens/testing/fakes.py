@@ -108,7 +108,10 @@ class FakeShares:
     """Fixed process shares, in place of `Attribution`."""
 
     def __init__(
-        self, cpu_ratio: float | None = 0.5, ram_ratio: float | None = 0.25, pids: Sequence[int] = ()
+        self,
+        cpu_ratio: float | None = 0.5,
+        ram_ratio: float | None = 0.25,
+        pids: Sequence[int] = (),
     ) -> None:
         """Return the same shares at every call."""
         self.shares = Shares(cpu_ratio, ram_ratio, frozenset(pids))

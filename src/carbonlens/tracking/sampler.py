@@ -8,6 +8,7 @@ one warning per (sensor, error type); the sampler never raises into user code.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -109,8 +110,8 @@ class Sampler:
                 if last is None or reading.t_s <= last.t_s:
                     continue
                 energy_j = self._interval(last, reading)
-                if energy_j is None:
-                    self._warn_once(reading.channel.sensor, ValueError("counter went backwards"))
+                if energy_j is None or not math.isfinite(energy_j):
+                    self._warn_once(reading.channel.sensor, ValueError(f"bad reading {reading}"))
                     continue
                 ratio = self._process_ratio(reading, shares)
                 samples.append(

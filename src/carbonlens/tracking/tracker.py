@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, Self, TypeVar, overload
 
@@ -23,8 +23,8 @@ from carbonlens.accounting import RunReport, build_report, pricing_settings
 from carbonlens.config import Settings, load_settings, with_overrides
 from carbonlens.errors import StoreError
 from carbonlens.records import Component, RunInfo, RunStatus, Sample, Window
-from carbonlens.sensors import Discovery, Host, discover
-from carbonlens.store import default_store_path, open_store
+from carbonlens.sensors import Discovery, Host, Sensor, discover
+from carbonlens.store import default_fallback_dir, default_store_path, open_fallback, open_store
 from carbonlens.store.base import Store
 from carbonlens.tracking import pricing
 from carbonlens.tracking.attribution import Attribution
@@ -59,7 +59,7 @@ class Tracker:
         region: str | None = None,
         pue: float | None = None,
         store: str | Path | Store | None = None,
-        sensors: list[str] | None = None,
+        sensors: Sequence[str] | Sequence[Sensor] | None = None,
         settings: Settings | None = None,
         host: Host | None = None,
         clock: Clock | None = None,
@@ -83,7 +83,7 @@ class Tracker:
             "country": country,
             "region": region,
             "pue": pue,
-            "sensors": sensors,
+            "sensors": [s for s in sensors or () if isinstance(s, str)] or None,
             "store": None if store is None or not isinstance(store, str | Path) else str(store),
         }
         self.settings = with_overrides(settings or load_settings(), overrides)
@@ -92,6 +92,7 @@ class Tracker:
         self.kind = kind
         self.run_id = uuid.uuid4().hex
         self._location = pricing.resolve(self.settings)
+        self._given_sensors = [s for s in sensors or () if not isinstance(s, str)]
         self._store_arg = store if store is not None and not isinstance(store, str | Path) else None
         self._host = host or Host()
         self._clock = clock or SystemClock()
@@ -110,7 +111,7 @@ class Tracker:
             return self._store_arg
         path = self.settings.store or str(default_store_path(os.environ))
         try:
-            store, message = open_store(path)
+            store, message = open_store(path, fallback_dir=default_fallback_dir(os.environ))
         except StoreError as exc:
             log.warning("carbonlens: run not stored: %s", exc)
             self._notes.append(f"run not stored: {exc}")
@@ -121,6 +122,8 @@ class Tracker:
         return store
 
     def _discover(self) -> Discovery:
+        if self._given_sensors:
+            return Discovery(sensors=list(self._given_sensors))
         forced = {}
         if self.settings.cpu_power_w is not None:
             forced = {Component.CPU: "cpu-tdp", Component.RAM: "ram-model"}
@@ -141,7 +144,7 @@ class Tracker:
             **pricing_settings(price.intensity, price.pue, price.embodied, price.notes),
             "interval_s": self.settings.interval_s,
             "location": self.settings.region or self.settings.country,
-            "sensors": sensors,
+            "sensors": [s for s in sensors or () if isinstance(s, str)] or None,
             "probes": probes,
         }
 
@@ -200,13 +203,19 @@ class Tracker:
                 log.warning("carbonlens: fallback store failed too: %s", exc)
                 return
             reason = exc
-        fallback, message = open_store(None, reason=str(reason))
+        try:
+            fallback, message = open_fallback(
+                default_fallback_dir(os.environ), f"store {target.location} failed ({reason})"
+            )
+            fallback.create_run(self._require_info())
+            action(fallback)
+        except Exception as exc:  # noqa: BLE001 - nowhere left to write: say so, go on
+            log.warning("carbonlens: run not stored: %s", exc)
+            self._notes.append(f"run not stored after {reason}: {exc}")
+            return
         self._fallback = fallback
-        note = f"store {target.location} failed ({reason}); {message}"
-        log.warning("carbonlens: %s", note)
-        self._notes.append(note)
-        fallback.create_run(self._require_info())
-        action(fallback)
+        log.warning("carbonlens: %s", message)
+        self._notes.append(message)
 
     def _persist(self, samples: list[Sample]) -> None:
         self._write(lambda s: s.append_samples(self.run_id, samples))

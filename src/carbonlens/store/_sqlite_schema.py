@@ -1,0 +1,146 @@
+"""Opening the SQLite run store: connection settings and the versioned schema.
+
+`schema_version` holds how many entries of `MIGRATIONS` were applied; pending
+ones run in one transaction at open, and a database from a newer carbonlens is
+refused. The schema is checked before anything is written, so a foreign or
+corrupt file is reported and never modified. The DDL uses portable types
+(`TEXT`, `INTEGER`, `DOUBLE PRECISION`); the PRAGMAs and `sqlite_master` are the
+SQLite-specific part.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+from carbonlens.errors import StoreError
+
+BUSY_TIMEOUT_S = 5.0
+"""Default wait, in seconds, for another process's transaction before a write fails."""
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 1: initial schema; the samples key (run_id, seq) doubles as the index on run_id
+        "CREATE TABLE schema_version (version INTEGER NOT NULL)",
+        "CREATE TABLE runs (run_id TEXT PRIMARY KEY, project TEXT NOT NULL, name TEXT NOT NULL,"
+        " kind TEXT NOT NULL, tags TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,"
+        " started_at TEXT NOT NULL, ended_at TEXT, duration_s DOUBLE PRECISION,"
+        " status TEXT NOT NULL, settings TEXT NOT NULL, heartbeat_at TEXT NOT NULL)",
+        "CREATE INDEX runs_started_at ON runs (started_at)",
+        "CREATE TABLE samples (run_id TEXT NOT NULL REFERENCES runs (run_id),"
+        " seq INTEGER NOT NULL, t_s DOUBLE PRECISION NOT NULL,"
+        " duration_s DOUBLE PRECISION NOT NULL, sensor TEXT NOT NULL, component TEXT NOT NULL,"
+        " device TEXT NOT NULL, method TEXT NOT NULL, energy_j DOUBLE PRECISION NOT NULL,"
+        " process_energy_j DOUBLE PRECISION, PRIMARY KEY (run_id, seq))",
+        "CREATE TABLE windows (run_id TEXT NOT NULL REFERENCES runs (run_id),"
+        " name TEXT NOT NULL, start_t_s DOUBLE PRECISION NOT NULL, end_t_s DOUBLE PRECISION,"
+        " PRIMARY KEY (run_id, name, start_t_s))",
+    ),
+)
+"""Schema migrations in order: entry i (a list of statements) brings version i to i + 1."""
+
+
+def connect(path: Path, busy_timeout_s: float = BUSY_TIMEOUT_S) -> sqlite3.Connection:
+    """Open the store database at `path`, migrate its schema and switch it to WAL.
+
+    Args:
+        path: The database file; missing parent directories are created.
+        busy_timeout_s: How long a statement waits for another process's lock.
+
+    Returns:
+        An autocommit connection (`isolation_level=None`: transactions are explicit)
+        usable from any thread (callers serialise it), rows as `sqlite3.Row`.
+
+    Raises:
+        StoreError: The file cannot be created or opened, is not an SQLite
+            database or not a carbonlens one (left untouched), or is newer.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+        )
+    except (OSError, sqlite3.Error) as exc:
+        message = f"cannot open run store {path}: {exc}{_hint(exc)}"
+        raise StoreError(message, path=str(path)) from exc
+    conn.row_factory = sqlite3.Row
+    try:
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        migrate(conn, MIGRATIONS, str(path))  # first: refuses foreign files before any write
+        conn.execute("PRAGMA journal_mode = WAL")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        if "not a database" in str(exc):
+            message = (
+                f"{path} is not an SQLite database (or is corrupt); it was left untouched: "
+                "move it away, or choose another store path"
+            )
+        else:
+            message = f"cannot open run store {path}: {exc}{_hint(exc)}"
+        raise StoreError(message, path=str(path)) from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _hint(exc: Exception) -> str:
+    if "unable to open" in str(exc):
+        return " (the file and its directory must be writable: SQLite keeps -wal/-shm files there)"
+    return ""
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Sequence[str]], location: str) -> None:
+    """Bring the schema up to `len(migrations)`, in one transaction.
+
+    Reads the version without a lock first, so opening an up-to-date store takes
+    no write lock; otherwise re-reads it under `BEGIN IMMEDIATE` (another process
+    may have migrated meanwhile) and applies the pending migrations.
+
+    Raises:
+        StoreError: The database holds tables but no `schema_version` (not a
+            carbonlens store), or a version newer than `len(migrations)`.
+        sqlite3.Error: A statement failed; nothing was changed.
+    """
+    if _schema_version(conn, location, len(migrations)) == len(migrations):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = _schema_version(conn, location, len(migrations))
+        for statements in migrations[version:]:
+            for statement in statements:
+                conn.execute(statement)
+        conn.execute("DELETE FROM schema_version")
+        conn.execute("INSERT INTO schema_version (version) VALUES (?)", (len(migrations),))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _schema_version(conn: sqlite3.Connection, location: str, supported: int) -> int:
+    tables = {
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master"
+            " WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!'"
+        )
+    }
+    if "schema_version" not in tables:
+        if tables:
+            raise StoreError(
+                f"{location} is an SQLite database but not a carbonlens run store "
+                f"(it has tables {', '.join(sorted(tables))}); it was left untouched",
+                path=location,
+            )
+        return 0
+    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    version = int(row[0] or 0)
+    if version > supported:
+        raise StoreError(
+            f"{location} was written by a newer carbonlens (store schema version {version}; "
+            f"this carbonlens reads up to {supported}): upgrade carbonlens to use it",
+            path=location,
+        )
+    return version

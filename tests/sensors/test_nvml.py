@@ -1,0 +1,385 @@
+"""NvmlSensor against FakeNvml, PynvmlLib against a stand-in pynvml module."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from carbonlens.errors import ConfigError, SensorReadError, SensorUnavailable
+from carbonlens.records import Component, Method
+from carbonlens.sensors.base import Host
+from carbonlens.sensors.nvml import (
+    INSTALL_HINT,
+    NvmlError,
+    NvmlSensor,
+    PynvmlLib,
+    parse_visible_devices,
+)
+from carbonlens.testing.nvml import FakeGpu, FakeNvml, ProcessSample
+
+H100 = "NVIDIA H100 80GB HBM3"
+UUID_A = "GPU-8932f937-d72c-4106-c12f-20bd9faed9f6"
+UUID_B = "GPU-89a1c2d3-0000-4000-8000-000000000001"
+UUID_C = "GPU-11111111-2222-3333-4444-555555555555"
+MIG_A1 = "MIG-3f1a2b4c-5d6e-5f70-8192-a3b4c5d6e7f8"
+
+
+def three_gpus() -> FakeNvml:
+    return FakeNvml(
+        [
+            FakeGpu(H100, uuid=UUID_A, mig_uuids=(MIG_A1,)),
+            FakeGpu(H100, uuid=UUID_B),
+            FakeGpu(H100, uuid=UUID_C),
+        ]
+    )
+
+
+def devices_for(env: dict[str, str]) -> list[str]:
+    sensor = NvmlSensor.open(Host(env=env), lib=three_gpus())
+    return [c.device for c in sensor.channels()]
+
+
+# --- energy ---------------------------------------------------------------------------------
+
+
+def test_uses_energy_counter_and_respects_cuda_visible_devices() -> None:
+    fake = FakeNvml(
+        [FakeGpu(H100, energy_mj=[1_000, 1_000, 4_000]), FakeGpu(H100, energy_mj=[0, 0, 0])]
+    )
+    sensor = NvmlSensor.open(Host(env={"CUDA_VISIBLE_DEVICES": "0"}), lib=fake)
+    sensor.read(t_s=0.0)
+    [r] = sensor.read(t_s=1.0)
+    assert r.channel.device == "gpu0" and r.energy_j == pytest.approx(3.0)
+    assert r.channel.method is Method.MEASURED and r.channel.component is Component.GPU
+    assert r.power_w is None and r.t_s == 1.0
+
+
+def test_energy_is_cumulative_joules_since_open_from_millijoule_deltas() -> None:
+    # baseline 5_000_123 mJ at open; +250 mJ, then +1_999_750 mJ
+    gpu = FakeGpu(H100, energy_mj=[5_000_123, 5_000_373, 7_000_123])
+    sensor = NvmlSensor.open(Host(env={}), lib=FakeNvml([gpu]))
+    assert [r.energy_j for r in sensor.read(0.5)] == [pytest.approx(0.25)]
+    assert [r.energy_j for r in sensor.read(1.5)] == [pytest.approx(2000.0)]
+
+
+def test_pre_volta_falls_back_to_power_sampling() -> None:
+    fake = FakeNvml([FakeGpu("Tesla P100-PCIE-16GB", energy_mj=None, power_mw=[250_000, 61_500])])
+    sensor = NvmlSensor.open(Host(env={}), lib=fake)
+    [c] = sensor.channels()
+    assert c.method is Method.SAMPLED
+    [r] = sensor.read(t_s=0.0)
+    assert r.energy_j is None and r.power_w == 61.5  # open consumed the 250 W probe
+    assert sensor.assumptions()["devices"]["gpu0"]["model"] == "Tesla P100-PCIE-16GB"
+
+
+def test_mixed_gpus_get_one_method_each() -> None:
+    fake = FakeNvml(
+        [
+            FakeGpu("Tesla V100-SXM2-16GB", energy_mj=[10, 30]),
+            FakeGpu("Tesla K80", energy_mj=None, power_mw=[149_000]),
+        ]
+    )
+    readings = NvmlSensor.open(Host(env={}), lib=fake).read(2.0)
+    assert [(r.channel.method, r.energy_j, r.power_w) for r in readings] == [
+        (Method.MEASURED, pytest.approx(0.02), None),
+        (Method.SAMPLED, None, 149.0),
+    ]
+
+
+def test_gpu_without_counter_or_power_is_unavailable() -> None:
+    fake = FakeNvml([FakeGpu("GRID T4-1Q", energy_mj=None, power_mw=None)])
+    with pytest.raises(SensorUnavailable, match="NVML code 3"):
+        NvmlSensor.open(Host(env={}), lib=fake)
+    assert fake.shutdown_calls == 1
+
+
+# --- CUDA_VISIBLE_DEVICES ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2,0", ["gpu2", "gpu0"]),  # CUDA order kept, physical names
+        (" 1 ", ["gpu1"]),
+        ("0,0,1", ["gpu0", "gpu1"]),
+        (UUID_B, ["gpu1"]),
+        ("GPU-1111", ["gpu2"]),  # unique prefix
+        (f"{UUID_C},0", ["gpu2", "gpu0"]),
+        (MIG_A1, ["gpu0"]),  # MIG instance -> parent GPU
+        (f"MIG-{UUID_B}/1/0", ["gpu1"]),  # legacy MIG-GPU-<uuid>/<gi>/<ci>
+        ("1,7,0", ["gpu1"]),  # 7 does not exist: CUDA ignores it and what follows
+        ("0,-1,2", ["gpu0"]),
+        ("GPU-89,2", []),  # ambiguous prefix (UUID_A and UUID_B) names no GPU
+    ],
+)
+def test_cuda_visible_devices_forms(value: str, expected: list[str]) -> None:
+    if expected:
+        assert devices_for({"CUDA_VISIBLE_DEVICES": value}) == expected
+    else:
+        with pytest.raises(SensorUnavailable, match="no visible NVIDIA GPU"):
+            devices_for({"CUDA_VISIBLE_DEVICES": value})
+
+
+def test_unset_means_every_gpu() -> None:
+    assert devices_for({}) == ["gpu0", "gpu1", "gpu2"]
+
+
+@pytest.mark.parametrize("value", ["", "-1", "NoDevFiles"])
+def test_hidden_gpus_make_sensor_unavailable_and_probe_says_why(value: str) -> None:
+    fake = three_gpus()
+    probe = NvmlSensor.probe(Host(env={"CUDA_VISIBLE_DEVICES": value}), lib=fake)
+    assert not probe.available
+    assert "no visible NVIDIA GPU" in probe.reason and "3 found" in probe.reason
+    assert fake.shutdown_calls == fake.init_calls == 1
+
+
+def test_mig_instance_states_whole_gpu_energy_in_assumptions() -> None:
+    sensor = NvmlSensor.open(Host(env={"CUDA_VISIBLE_DEVICES": MIG_A1}), lib=three_gpus())
+    notes = " ".join(sensor.assumptions()["notes"])
+    assert MIG_A1 in notes and "whole parent GPU" in notes
+
+
+def test_bad_entry_is_noted() -> None:
+    indices, notes = parse_visible_devices("1,7,0", ["GPU-a", "GPU-b"], lambda u: 0)
+    assert indices == [1]
+    assert len(notes) == 1 and "'7'" in notes[0]
+
+
+def test_unknown_mig_uuid_names_no_gpu() -> None:
+    def not_found(uuid: str) -> int:
+        raise NvmlError(6, "Not Found")
+
+    assert parse_visible_devices("MIG-deadbeef,0", ["GPU-a"], not_found)[0] == []
+
+
+def test_devices_option_overrides_environment() -> None:
+    sensor = NvmlSensor.open(
+        Host(env={"CUDA_VISIBLE_DEVICES": "0"}), lib=three_gpus(), devices=[2, 1]
+    )
+    assert [c.device for c in sensor.channels()] == ["gpu2", "gpu1"]
+    with pytest.raises(SensorUnavailable, match=r"\[5\]"):
+        NvmlSensor.open(Host(env={}), lib=three_gpus(), devices=[5])
+
+
+def test_unknown_option_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="gpu_ids"):
+        NvmlSensor.open(Host(env={}), lib=three_gpus(), gpu_ids=[0])
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+def test_driver_not_loaded_at_init_is_unavailable_with_vendor_code() -> None:
+    fake = FakeNvml([FakeGpu()], raise_on_init=9)
+    with pytest.raises(SensorUnavailable) as info:
+        NvmlSensor.open(Host(env={}), lib=fake)
+    assert "driver is not loaded" in info.value.hint
+    assert "NVML code 9" in info.value.reason
+    assert isinstance(info.value.__cause__, NvmlError) and info.value.__cause__.code == 9
+
+
+@pytest.mark.parametrize(("code", "hint_word"), [(12, "libnvidia-ml"), (4, "/dev/nvidia")])
+def test_probe_reports_init_failures_with_hint(code: int, hint_word: str) -> None:
+    probe = NvmlSensor.probe(Host(env={}), lib=FakeNvml([FakeGpu()], raise_on_init=code))
+    assert not probe.available and hint_word in probe.hint
+
+
+def test_error_while_listing_gpus_is_unavailable_and_shuts_down() -> None:
+    fake = FakeNvml([FakeGpu(errors={"device_name": 4})])
+    with pytest.raises(SensorUnavailable, match="NVML code 4"):
+        NvmlSensor.open(Host(env={}), lib=fake)
+    assert fake.shutdown_calls == 1
+
+
+def test_read_failure_is_a_read_error_with_vendor_code() -> None:
+    gpu = FakeGpu(energy_mj=[100, 200, NvmlError(15, "GPU is lost")])
+    sensor = NvmlSensor.open(Host(env={}), lib=FakeNvml([gpu]))
+    sensor.read(0.0)
+    with pytest.raises(SensorReadError) as info:
+        sensor.read(1.0)
+    assert (info.value.vendor_code, info.value.device, info.value.sensor) == (15, "gpu0", "nvml")
+
+
+def test_counter_going_backwards_is_a_gap_then_counting_resumes() -> None:
+    gpu = FakeGpu(energy_mj=[1_000, 3_000, 500, 1_500])  # driver reload between reads 1 and 2
+    sensor = NvmlSensor.open(Host(env={}), lib=FakeNvml([gpu]))
+    assert sensor.read(0.0)[0].energy_j == pytest.approx(2.0)
+    with pytest.raises(SensorReadError, match="backwards"):
+        sensor.read(1.0)
+    assert sensor.read(2.0)[0].energy_j == pytest.approx(3.0)  # 2 J + (1500 - 500) mJ
+
+
+def test_close_shuts_down_once() -> None:
+    fake = three_gpus()
+    sensor = NvmlSensor.open(Host(env={}), lib=fake)
+    sensor.close()
+    sensor.close()
+    assert fake.shutdown_calls == 1
+
+
+# --- per-process share ------------------------------------------------------------------------
+
+
+def procfs_with(tmp_path: Path, *pids: int) -> Path:
+    for pid in pids:
+        (tmp_path / str(pid)).mkdir()
+    return tmp_path
+
+
+def test_share_ratio_is_tracked_sm_util_over_total_since_previous_read(tmp_path: Path) -> None:
+    gpu = FakeGpu(process_samples=[ProcessSample(pid=7, timestamp_us=100, sm_util_pct=90)])
+    fake = FakeNvml([gpu])
+    host = Host(env={}, procfs=procfs_with(tmp_path, 10, 20, 30))
+    sensor = NvmlSensor.open(host, lib=fake)  # sample at 100 us is before open: ignored
+    gpu.process_samples += [
+        ProcessSample(10, 200, 60),
+        ProcessSample(20, 200, 20),
+        ProcessSample(10, 300, 40),
+        ProcessSample(30, 300, 0),
+    ]
+    [r] = sensor.read(1.0, pids=frozenset({10}))
+    assert r.share_ratio == pytest.approx(100 / 120)
+    [r] = sensor.read(2.0, pids=frozenset({10}))  # no new sample: GPU idle
+    assert r.share_ratio is None
+    gpu.process_samples.append(ProcessSample(20, 400, 30))
+    [r] = sensor.read(3.0, pids=frozenset({10}))  # busy, but not with our processes
+    assert r.share_ratio == 0.0
+
+
+def test_no_pids_means_no_share_and_no_utilisation_query() -> None:
+    gpu = FakeGpu(process_samples=[])
+    fake = FakeNvml([gpu])
+    sensor = NvmlSensor.open(Host(env={}), lib=fake)
+    calls_after_open = fake.utilization_calls
+    gpu.process_samples.append(ProcessSample(10, 200, 60))
+    assert sensor.read(1.0)[0].share_ratio is None
+    assert fake.utilization_calls == calls_after_open
+
+
+def test_share_stays_unset_when_nvml_cannot_attribute() -> None:
+    fake = FakeNvml([FakeGpu(errors={"process_utilization": 3})])
+    sensor = NvmlSensor.open(Host(env={}), lib=fake)
+    assert sensor.read(1.0, pids=frozenset({10}))[0].share_ratio is None
+    assert sensor.read(2.0, pids=frozenset({10}))[0].share_ratio is None
+    assert fake.utilization_calls == 1  # only open asked; reads know it is unsupported
+
+
+def test_samples_returned_again_are_not_counted_twice(tmp_path: Path) -> None:
+    class RepeatingNvml(FakeNvml):  # some drivers ignore the timestamp and return everything
+        def process_utilization(self, index: int, since_us: int) -> list[ProcessSample]:
+            self.utilization_calls += 1
+            return list(self.gpus[index].process_samples)
+
+    gpu = FakeGpu(process_samples=[ProcessSample(10, 100, 50)])
+    sensor = NvmlSensor.open(
+        Host(env={}, procfs=procfs_with(tmp_path, 10, 20)), lib=RepeatingNvml([gpu])
+    )
+    gpu.process_samples.append(ProcessSample(20, 200, 50))
+    assert sensor.read(1.0, pids=frozenset({10}))[0].share_ratio == 0.0
+
+
+def test_attribution_lost_mid_run_stops_queries() -> None:
+    gpu = FakeGpu()
+    fake = FakeNvml([gpu])
+    sensor = NvmlSensor.open(Host(env={}), lib=fake)
+    gpu.errors = {"process_utilization": 4}  # NO_PERMISSION from now on
+    for t_s in (1.0, 2.0, 3.0):
+        assert sensor.read(t_s, pids=frozenset({10}))[0].share_ratio is None
+    assert fake.utilization_calls == 2  # open + the first read, then no more
+
+
+def test_foreign_pids_leave_share_unset(tmp_path: Path) -> None:
+    # in a container, NVML reports host pids that our /proc does not show
+    gpu = FakeGpu()
+    sensor = NvmlSensor.open(Host(env={}, procfs=tmp_path), lib=FakeNvml([gpu]))
+    gpu.process_samples.append(ProcessSample(48213, 500, 80))
+    assert sensor.read(1.0, pids=frozenset({12}))[0].share_ratio is None
+    assert any("pid namespace" in n for n in sensor.assumptions()["notes"])
+
+
+# --- PynvmlLib --------------------------------------------------------------------------------
+
+
+def test_module_import_does_not_import_pynvml() -> None:
+    code = "import sys, carbonlens.sensors.nvml; print('pynvml' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_missing_nvidia_ml_py_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", None)  # makes `import pynvml` fail
+    probe = NvmlSensor.probe(Host(env={}))
+    assert (probe.available, probe.reason, probe.hint) == (
+        False,
+        "nvidia-ml-py not installed",
+        INSTALL_HINT,
+    )
+    assert "carbonlens[nvidia]" in INSTALL_HINT
+
+
+class _NVMLError(Exception):
+    def __init__(self, value: int) -> None:
+        super().__init__(f"code {value}")
+        self.value = value
+
+
+def fake_pynvml(**functions: Any) -> types.ModuleType:
+    module = types.ModuleType("pynvml")
+    module.NVMLError = _NVMLError  # type: ignore[attr-defined]
+    module.nvmlDeviceGetHandleByIndex = lambda i: f"h{i}"  # type: ignore[attr-defined]
+    for name, fn in functions.items():
+        setattr(module, name, fn)
+    return module
+
+
+def test_pynvml_lib_translates_vendor_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    def lost(handle: str) -> int:
+        raise _NVMLError(15)
+
+    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml(nvmlDeviceGetPowerUsage=lost))
+    with pytest.raises(NvmlError) as info:
+        PynvmlLib().power_mw(0)
+    assert info.value.code == 15 and "nvmlDeviceGetPowerUsage" in str(info.value)
+
+
+def test_pynvml_lib_reads_and_resolves_mig(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = types.SimpleNamespace(pid=42, timeStamp=1_700_000_000_000_000, smUtil=73)
+
+    def no_samples(handle: str, since: int) -> list[Any]:
+        raise _NVMLError(6)
+
+    module = fake_pynvml(
+        nvmlDeviceGetTotalEnergyConsumption=lambda h: 123_456 if h == "h1" else 0,
+        nvmlDeviceGetName=lambda h: b"Tesla V100-SXM2-32GB",
+        nvmlDeviceGetProcessUtilization=lambda h, since: [raw],
+        nvmlDeviceGetHandleByUUID=lambda u: "mig" if u.startswith("MIG-") else "h2",
+        nvmlDeviceIsMigDeviceHandle=lambda h: types.SimpleNamespace(value=int(h == "mig")),
+        nvmlDeviceGetDeviceHandleFromMigDeviceHandle=lambda h: "h3",
+        nvmlDeviceGetIndex=lambda h: int(h[1:]),
+    )
+    monkeypatch.setitem(sys.modules, "pynvml", module)
+    lib = PynvmlLib()
+    assert lib.total_energy_mj(1) == 123_456
+    assert lib.device_name(0) == "Tesla V100-SXM2-32GB"
+    assert lib.process_utilization(0, 0) == [ProcessSample(42, 1_700_000_000_000_000, 73)]
+    assert (lib.index_by_uuid(MIG_A1), lib.index_by_uuid(UUID_A)) == (3, 2)
+    module.nvmlDeviceGetProcessUtilization = no_samples  # type: ignore[attr-defined]
+    assert lib.process_utilization(0, 0) == []
+
+
+def test_real_library_without_driver_is_unavailable() -> None:
+    pynvml = pytest.importorskip("pynvml")
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError:
+        pass
+    else:
+        pynvml.nvmlShutdown()
+        pytest.skip("an NVIDIA driver is present")
+    probe = NvmlSensor.probe(Host(env={}))
+    assert not probe.available and "NVML code" in probe.reason and probe.hint

@@ -1,0 +1,106 @@
+"""The DESIGN.md model, checked against hand-computed figures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from carbonlens.accounting import METHOD_RANGE, build_report, pricing_settings
+from carbonlens.records import (
+    Channel,
+    Component,
+    EmbodiedShare,
+    IntensityValue,
+    Method,
+    PueValue,
+    RunInfo,
+    RunStatus,
+    Sample,
+    Window,
+)
+
+CPU = Channel("cpu-tdp", Component.CPU, "cpu", Method.MODELLED)
+GPU = Channel("nvml", Component.GPU, "gpu0", Method.MEASURED)
+FOUR_YEARS_S = 4 * 365.25 * 86400  # 126,230,400 s
+
+
+def _info(**changes: object) -> RunInfo:
+    settings = pricing_settings(
+        IntensityValue(50.0, "FR", "test table", 2025, "lifecycle"),
+        PueValue(1.2, "user setting"),
+        [EmbodiedShare("gpu0", Component.GPU, 150_000.0, FOUR_YEARS_S, 1.0, "CCF")],
+    )
+    fields: dict[str, object] = {
+        "run_id": "r1",
+        "project": "p",
+        "name": "n",
+        "started_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "host": "h",
+        "pid": 1,
+        "status": RunStatus.FINISHED,
+        "duration_s": 3600.0,
+        "settings": settings,
+    }
+    fields.update(changes)
+    return RunInfo(**fields)  # type: ignore[arg-type]
+
+
+SAMPLES = [
+    Sample(CPU, 1800.0, 1800.0, 1800.0, 900.0),
+    Sample(GPU, 1800.0, 1800.0, 3600.0, 3600.0),
+    Sample(CPU, 3600.0, 1800.0, 1800.0, 900.0),
+    Sample(GPU, 3600.0, 1800.0, 3600.0, 3600.0),
+]
+
+
+def test_energy_emissions_and_ranges_by_hand() -> None:
+    report = build_report(_info(), SAMPLES, [Window("second-half", 1800.0, 3600.0)])
+    # IT: cpu 3600 J + gpu 7200 J = 10,800 J = 0.003 kWh
+    assert report.it_energy_j == pytest.approx(10_800.0)
+    # facility: x PUE 1.2 = 12,960 J; operational: 0.0036 kWh x 50 g/kWh = 0.18 g
+    assert report.facility_energy_j == pytest.approx(12_960.0)
+    assert report.operational_g == pytest.approx(0.18)
+    # ranges: cpu modelled x0.5..1.5 (1800..5400 J), gpu measured x0.95..1.05 (6840..7560 J)
+    assert METHOD_RANGE[Method.MODELLED] == (0.5, 1.5)
+    assert report.it_energy_low_j == pytest.approx(8_640.0)
+    assert report.it_energy_high_j == pytest.approx(12_960.0)
+    # 8640 J x 1.2 = 10,368 J = 0.00288 kWh x 50 = 0.144 g; 12,960 x 1.2 -> 0.216 g
+    assert report.operational_low_g == pytest.approx(0.144)
+    assert report.operational_high_g == pytest.approx(0.216)
+    # embodied: 150,000 g x 3600 s / 126,230,400 s = 4.27789... g
+    assert report.embodied_g == pytest.approx(150_000 * 3600 / 126_230_400)
+    assert report.total_g == pytest.approx(0.18 + 4.277890, rel=1e-6)
+    # process: cpu 1800 J + gpu 7200 J
+    assert report.process_energy_j == pytest.approx(9_000.0)
+    [window] = report.windows
+    # only the samples ending in (1800, 3600]: 1800 + 3600 J = 5400 J, x1.2, x50 g/kWh
+    assert window.it_energy_j == pytest.approx(5_400.0)
+    assert window.operational_g == pytest.approx(5_400 * 1.2 / 3.6e6 * 50)
+
+
+def test_components_are_ordered_and_keep_their_method() -> None:
+    report = build_report(_info(), SAMPLES)
+    assert [(t.channel.component, t.channel.method) for t in report.components] == [
+        (Component.CPU, Method.MODELLED),
+        (Component.GPU, Method.MEASURED),
+    ]
+
+
+def test_interrupted_run_is_priced_up_to_its_last_sample() -> None:
+    info = _info(status=RunStatus.INTERRUPTED, duration_s=None)
+    report = build_report(info, SAMPLES[:2])
+    assert report.duration_s == 1800.0
+    assert report.it_energy_j == pytest.approx(5_400.0)
+    assert any("interrupted" in n for n in report.notes)
+
+
+def test_json_document_has_units_in_keys() -> None:
+    doc = build_report(_info(), SAMPLES).to_dict()
+    assert doc["energy_kwh"] == pytest.approx(0.003)
+    assert doc["facility_energy_kwh"] == pytest.approx(0.0036)
+    assert doc["operational_gco2e"] == pytest.approx(0.18)
+    assert doc["intensity"]["intensity_g_per_kwh"] == 50.0
+    assert doc["totals_by_component"]["cpu"]["methods"] == ["modelled"]
+    assert doc["components"][1]["mean_power_w"] == pytest.approx(2.0)  # 7200 J / 3600 s
+    assert doc["embodied"][0]["lifetime_years"] == pytest.approx(4.0)

@@ -1,0 +1,77 @@
+"""Settings: precedence, validation and the messages a user sees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from carbonlens.config import SETTINGS_TABLE, Settings, load_settings
+from carbonlens.errors import ConfigError
+
+
+def test_precedence_files_then_environment_then_arguments(tmp_path: Path) -> None:
+    user = tmp_path / "user.toml"
+    user.write_text('project = "from-user"\ninterval_s = 5\ncountry = "DE"\n')
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\nname = "x"\n[tool.carbonlens]\ncountry = "FR"\npue = 1.3\n')
+    settings = load_settings(
+        env={"CARBONLENS_INTERVAL_S": "2", "CARBONLENS_PUE": "1.1", "OTHER": "ignored"},
+        paths=[user, pyproject],
+        overrides={"pue": 1.5, "region": None},
+    )
+    assert settings.project == "from-user"  # only the user file sets it
+    assert settings.country == "FR"  # project file beats user file
+    assert settings.interval_s == 2.0  # environment beats files
+    assert settings.pue == 1.5  # arguments beat environment
+    assert settings.region is None  # None overrides are ignored
+
+
+def test_defaults_without_any_source() -> None:
+    assert load_settings(env={}, paths=[]) == Settings()
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"CARBONLENS_INTERVAL_S": "0"}, "'interval_s' must be a positive finite number"),
+        ({"CARBONLENS_INTERVAL_S": "-1"}, "'interval_s' must be a positive finite number"),
+        ({"CARBONLENS_INTERVAL_S": "fast"}, "'interval_s' must be a number"),
+        ({"CARBONLENS_PUE": "0.8"}, "must be >= 1.0"),
+        ({"CARBONLENS_EMBODIED": "maybe"}, "must be one of true/false"),
+        ({"CARBONLENS_LOG_LEVEL": "loud"}, "must be one of DEBUG, INFO, WARNING, ERROR"),
+    ],
+)
+def test_bad_values_name_the_setting_and_what_is_allowed(
+    env: dict[str, str], expected: str
+) -> None:
+    with pytest.raises(ConfigError, match=expected) as info:
+        load_settings(env=env, paths=[])
+    assert "environment" in str(info.value)
+
+
+def test_unknown_key_in_file_lists_known_settings(tmp_path: Path) -> None:
+    path = tmp_path / "carbonlens.toml"
+    path.write_text("intervall = 3\n")
+    with pytest.raises(
+        ConfigError, match=r"unknown setting 'intervall'; known settings: .*interval_s"
+    ):
+        load_settings(env={}, paths=[path])
+
+
+def test_malformed_file_gives_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "carbonlens.toml"
+    path.write_text('project = "ok"\ncountry = \n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={}, paths=[path])
+    assert str(path) in str(info.value)
+    assert "line 2" in str(info.value)
+
+
+def test_sensors_from_comma_separated_environment() -> None:
+    settings = load_settings(env={"CARBONLENS_SENSORS": "rapl, nvml"}, paths=[])
+    assert settings.sensors == ("rapl", "nvml")
+
+
+def test_every_setting_is_documented() -> None:
+    assert {row.name for row in SETTINGS_TABLE} == set(Settings.__dataclass_fields__)

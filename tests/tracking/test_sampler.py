@@ -1,0 +1,111 @@
+"""Sampler: cumulative readings become per-interval samples; failures become gaps."""
+
+from __future__ import annotations
+
+import pytest
+
+from carbonlens.records import Channel, Component, Method, Sample
+from carbonlens.testing.fakes import FakeClock, FakeSensor, FakeShares
+from carbonlens.tracking.sampler import Sampler
+
+CPU = Channel("fake", Component.CPU, "package-0", Method.MEASURED)
+GPU = Channel("fake", Component.GPU, "gpu0", Method.SAMPLED)
+RAM = Channel("fake", Component.RAM, "ram", Method.MODELLED)
+
+
+def _sampler(
+    *sensors: FakeSensor, shares: FakeShares | None = None
+) -> tuple[Sampler, FakeClock, list[Sample]]:
+    clock = FakeClock()
+    sink: list[Sample] = []
+    sampler = Sampler(list(sensors), clock, sink.extend, shares=shares, interval_s=1.0)
+    return sampler, clock, sink
+
+
+def test_counter_deltas_become_samples_with_elapsed_time() -> None:
+    sampler, clock, sink = _sampler(FakeSensor(CPU, energy_j=[10.0, 15.0, 27.5]))
+    assert sampler.tick() == []  # baseline
+    clock.advance(1.0)
+    sampler.tick()
+    clock.advance(2.0)
+    sampler.tick()
+    assert [(s.t_s, s.duration_s, s.energy_j) for s in sink] == [(1.0, 1.0, 5.0), (3.0, 2.0, 12.5)]
+    # 12.5 J over 2 s is a mean of 6.25 W
+    assert sink[1].power_w == pytest.approx(6.25)
+
+
+def test_power_only_channel_is_integrated_by_trapezoid() -> None:
+    sampler, clock, sink = _sampler(FakeSensor(GPU, power_w=[100.0, 200.0, 200.0]))
+    sampler.tick()
+    clock.advance(2.0)
+    sampler.tick()
+    clock.advance(0.5)
+    sampler.tick()
+    # (100 + 200) / 2 * 2 s = 300 J; then 200 W * 0.5 s = 100 J
+    assert [s.energy_j for s in sink] == [pytest.approx(300.0), pytest.approx(100.0)]
+
+
+def test_failed_read_is_a_gap_that_the_counter_closes() -> None:
+    sensor = FakeSensor(CPU, energy_j=[10.0, RuntimeError("EIO"), 30.0])
+    sampler, clock, sink = _sampler(sensor)
+    sampler.tick()
+    clock.advance(1.0)
+    assert sampler.tick() == []
+    clock.advance(1.0)
+    sampler.tick()
+    # the counter covers the gap: 20 J over the 2 s since the last good read
+    assert [(s.duration_s, s.energy_j) for s in sink] == [(2.0, 20.0)]
+    assert sampler.read_errors == {"fake": 1}
+
+
+def test_counter_going_backwards_is_not_negative_energy() -> None:
+    sampler, clock, sink = _sampler(FakeSensor(CPU, energy_j=[50.0, 10.0, 13.0]))
+    for _ in range(3):
+        sampler.tick()
+        clock.advance(1.0)
+    # 50 -> 10 is dropped (gap); 10 -> 13 counts
+    assert [s.energy_j for s in sink] == [3.0]
+    assert sampler.read_errors == {"fake": 1}
+
+
+def test_process_share_from_attribution_and_from_sensor() -> None:
+    cpu = FakeSensor(CPU, energy_j=[0.0, 10.0])
+    ram = FakeSensor(RAM, energy_j=[0.0, 4.0])
+    gpu = FakeSensor(GPU, power_w=[100.0, 100.0], share_ratio=0.75)
+    sampler, clock, sink = _sampler(cpu, ram, gpu, shares=FakeShares(0.5, 0.25, pids=[42]))
+    sampler.tick()
+    clock.advance(1.0)
+    sampler.tick()
+    by_component = {s.channel.component: s.process_energy_j for s in sink}
+    # cpu 10 J x 0.5, ram 4 J x 0.25, gpu 100 J x 0.75 (the sensor's own share wins)
+    assert by_component == {
+        Component.CPU: pytest.approx(5.0),
+        Component.RAM: pytest.approx(1.0),
+        Component.GPU: pytest.approx(75.0),
+    }
+    assert cpu.pids_seen[-1] == frozenset({42})
+
+
+def test_store_failure_does_not_escape_tick() -> None:
+    clock = FakeClock()
+
+    def broken_sink(samples: list[Sample]) -> None:
+        raise OSError("disk full")
+
+    sampler = Sampler([FakeSensor(CPU, energy_j=[0.0, 1.0])], clock, broken_sink)
+    sampler.tick()
+    clock.advance(1.0)
+    assert len(sampler.tick()) == 1
+    assert sampler.read_errors == {"store": 1}
+
+
+def test_background_thread_ticks_and_stop_takes_final_reading() -> None:
+    sensor = FakeSensor(CPU, energy_j=[float(i) for i in range(1000)])
+    clock = FakeClock()
+    sink: list[Sample] = []
+    sampler = Sampler([sensor], clock, sink.extend, interval_s=3600.0)
+    sampler.start()
+    clock.advance(5.0)
+    sampler.stop()
+    # baseline at start, final tick at stop: one sample covering the 5 s
+    assert [(s.t_s, s.energy_j) for s in sink] == [(5.0, 1.0)]
