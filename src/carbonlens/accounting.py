@@ -98,15 +98,17 @@ class RunReport:
 
 
 def channel_totals(samples: Iterable[Sample]) -> list[ComponentTotal]:
-    """Sum samples per channel, with the range that follows from each method."""
+    """Sum samples per channel, with the range that follows from each method.
+
+    A channel's process energy sums the intervals where attribution was known
+    (an idle GPU interval has none) and is None when it never was.
+    """
     energy: dict[Channel, float] = defaultdict(float)
-    process: dict[Channel, float | None] = {}
+    process: dict[Channel, float] = {}
     for s in samples:
         energy[s.channel] += s.energy_j
-        if s.process_energy_j is None:
-            process.setdefault(s.channel, None)
-        else:
-            process[s.channel] = (process.get(s.channel) or 0.0) + s.process_energy_j
+        if s.process_energy_j is not None:
+            process[s.channel] = process.get(s.channel, 0.0) + s.process_energy_j
     totals = []
     for channel, energy_j in energy.items():
         low, high = METHOD_RANGE[channel.method]

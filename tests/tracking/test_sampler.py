@@ -109,3 +109,13 @@ def test_background_thread_ticks_and_stop_takes_final_reading() -> None:
     sampler.stop()
     # baseline at start, final tick at stop: one sample covering the 5 s
     assert [(s.t_s, s.energy_j) for s in sink] == [(5.0, 1.0)]
+
+
+def test_tick_without_elapsed_time_keeps_the_baseline() -> None:
+    sampler, clock, sink = _sampler(FakeSensor(CPU, energy_j=[0.0, 4.0, 9.0]))
+    sampler.tick()
+    sampler.tick()  # same instant: reading 4.0 is not a new baseline
+    clock.advance(1.0)
+    sampler.tick()
+    # 9 J since the baseline at 0 J, none lost
+    assert [s.energy_j for s in sink] == [9.0]

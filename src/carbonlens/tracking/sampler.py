@@ -106,8 +106,10 @@ class Sampler:
             samples = []
             for reading in self._read_all(t_s):
                 last = self._last.get(reading.channel)
+                if last is not None and reading.t_s <= last.t_s:
+                    continue  # no time has passed: keep the older reading as the baseline
                 self._last[reading.channel] = reading
-                if last is None or reading.t_s <= last.t_s:
+                if last is None:
                     continue
                 energy_j = self._interval(last, reading)
                 if energy_j is None or not math.isfinite(energy_j):
