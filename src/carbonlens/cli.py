@@ -8,6 +8,7 @@ on stdout (units in key names, docs/json.md). Human output goes to stderr for
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -59,6 +60,12 @@ def _print_json(document: Any) -> None:
 @click.version_option(__version__, prog_name="carbonlens")
 def main() -> None:
     """Measure, store and report the energy and carbon footprint of AI work."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("carbonlens")
+    logger.addHandler(handler)
+    level = os.environ.get("CARBONLENS_LOG_LEVEL", "WARNING").upper()
+    logger.setLevel(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "WARNING")
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})

@@ -42,7 +42,8 @@ def test_run_is_measured_priced_and_stored(tmp_path: Path) -> None:
             clock.advance(1800.0)
     report = tracker.report
     assert report is not None
-    # 3600 J + 7200 J = 10,800 J of IT energy; x1.2 PUE; FR Ember 2025 = 41.44 g/kWh (grid_intensity_country.csv)
+    # 3600 J + 7200 J = 10,800 J of IT energy; x1.2 PUE;
+    # FR Ember 2025 = 41.44 g/kWh (grid_intensity_country.csv)
     assert report.it_energy_j == pytest.approx(10_800.0)
     assert report.intensity.intensity_g_per_kwh == pytest.approx(41.44)
     assert report.intensity.year == 2025
@@ -92,7 +93,8 @@ def test_no_location_uses_world_average_and_says_so(tmp_path: Path) -> None:
 
 def test_cloud_region_sets_intensity_and_pue(tmp_path: Path) -> None:
     clock = FakeClock()
-    tracker = _tracker(tmp_path, clock, FakeSensor(CPU, energy_j=[0.0, 1.0]), region="aws:us-east-1")
+    sensor = FakeSensor(CPU, energy_j=[0.0, 1.0])
+    tracker = _tracker(tmp_path, clock, sensor, region="aws:us-east-1")
     report = tracker.start().stop()
     # cloud_regions.csv: aws us-east-1 -> US-MIDA-PJM 418 g (EM 2025), PUE 1.15 (2024)
     assert report.intensity.intensity_g_per_kwh == 418

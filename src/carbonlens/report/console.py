@@ -7,12 +7,18 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from carbonlens.report.text import duration_text, energy_text, mass_text
 from carbonlens.sensors.base import Probe
 
 if TYPE_CHECKING:
     from carbonlens.accounting import RunReport
+
+
+def _add(table: Table, *cells: str) -> None:
+    """Add a row of plain text: data (sources, hints) is never read as rich markup."""
+    table.add_row(*(Text(cell) for cell in cells))
 
 
 def _range(low: float, high: float) -> str:
@@ -27,56 +33,62 @@ def report_table(report: RunReport) -> Table:
     table.add_column("figure")
     table.add_column("value", justify="right")
     table.add_column("method / source")
-    table.add_row("duration", duration_text(report.duration_s), "monotonic clock")
+    _add(table, "duration", duration_text(report.duration_s), "monotonic clock")
     for t in report.components:
         ch = t.channel
         share = (
             f", process {energy_text(t.process_energy_j)}" if t.process_energy_j is not None else ""
         )
-        table.add_row(
+        _add(
+            table,
             f"energy {ch.component.value} {ch.device}",
             energy_text(t.energy_j),
             f"{ch.method.value} ({ch.sensor}), range {_range(t.energy_low_j, t.energy_high_j)}"
             f"{share}",
         )
-    table.add_row(
+    _add(
+        table,
         "IT energy",
         energy_text(report.it_energy_j),
         f"range {_range(report.it_energy_low_j, report.it_energy_high_j)}",
     )
-    table.add_row("PUE", f"{report.pue.pue_ratio:.2f}", report.pue.source)
-    table.add_row("facility energy", energy_text(report.facility_energy_j), "IT energy × PUE")
+    _add(table, "PUE", f"{report.pue.pue_ratio:.2f}", report.pue.source)
+    _add(table, "facility energy", energy_text(report.facility_energy_j), "IT energy × PUE")
     i = report.intensity
     year = f", {i.year}" if i.year else ""
-    table.add_row(
+    _add(
+        table,
         "grid intensity",
         f"{i.intensity_g_per_kwh:.1f} g/kWh",
         f"{i.location or 'world'}: {i.source}{year}; {i.basis}",
     )
-    table.add_row(
+    _add(
+        table,
         "operational",
         f"{mass_text(report.operational_g)} CO2e",
         f"range {mass_text(report.operational_low_g)} – {mass_text(report.operational_high_g)}",
     )
     sources = "; ".join(sorted({e.source for e in report.embodied})) or "not included"
-    table.add_row("embodied", f"{mass_text(report.embodied_g)} CO2e", sources)
-    table.add_row("total", f"{mass_text(report.total_g)} CO2e", "operational + embodied")
+    _add(table, "embodied", f"{mass_text(report.embodied_g)} CO2e", sources)
+    _add(table, "total", f"{mass_text(report.total_g)} CO2e", "operational + embodied")
     for w in report.windows:
-        table.add_row(
+        _add(
+            table,
             f"window {w.name}",
             energy_text(w.facility_energy_j),
             f"{duration_text(w.duration_s)}, {mass_text(w.operational_g)} CO2e operational",
         )
-    table.add_row("stored in", report.store_location or "not stored", "")
     return table
 
 
 def print_report(report: RunReport, *, stderr: bool) -> None:
     """Print the run table and its notes."""
-    console = Console(stderr=stderr)
+    console = Console(stderr=stderr, highlight=False)
     console.print(report_table(report))
+    stored = report.store_location or "nowhere (see notes)"
+    console.print(Text(f"run {report.info.run_id} stored in {stored}"), soft_wrap=True)
     for note in report.notes:
-        console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+        console.print(Text.assemble(("note: ", "yellow"), note), soft_wrap=True)
 
 
 def print_runs(reports: Sequence[RunReport], location: str) -> None:
@@ -87,7 +99,8 @@ def print_runs(reports: Sequence[RunReport], location: str) -> None:
     table.add_column("energy", justify="right")
     table.add_column("CO2e", justify="right")
     for r in reports:
-        table.add_row(
+        _add(
+            table,
             r.info.run_id[:12],
             r.info.project,
             r.info.name[:40],
@@ -107,5 +120,5 @@ def print_probes(probes: Sequence[Probe]) -> None:
     for name in ("sensor", "available", "reason", "how to enable"):
         table.add_column(name)
     for p in probes:
-        table.add_row(p.sensor, "yes" if p.available else "no", p.reason, p.hint)
+        _add(table, p.sensor, "yes" if p.available else "no", p.reason, p.hint)
     Console().print(table)

@@ -1,0 +1,5 @@
+"""`python -m carbonlens` runs the command-line interface."""
+
+from carbonlens.cli import main
+
+main()

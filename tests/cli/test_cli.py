@@ -1,0 +1,293 @@
+"""The `carbonlens` command end to end, on this machine, with a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+PY = sys.executable
+
+
+def carbonlens(
+    *args: str, env: dict[str, str], cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PY, "-m", "carbonlens", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CARBONLENS_STORE": str(tmp_path / "runs.db"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
+
+
+BUSY = "import time\nt = time.time()\nwhile time.time() - t < 1.2: pass\nprint('done')"
+
+
+def test_run_measures_stores_and_passes_exit_code_through(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    code = BUSY + "\nraise SystemExit(3)"
+    result = carbonlens(
+        "run",
+        "--country",
+        "FR",
+        "--project",
+        "e2e",
+        "--tag",
+        "a",
+        "--tag",
+        "b",
+        "--interval",
+        "0.2",
+        "--json",
+        "--",
+        PY,
+        "-c",
+        code,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 3, result.stderr
+    assert result.stdout.startswith("done\n")
+    doc = json.loads(result.stdout[len("done\n") :])
+    assert doc["status"] == "failed"  # non-zero exit
+    assert doc["project"] == "e2e" and doc["tags"] == ["a", "b"]
+    cpu = doc["totals_by_component"]["cpu"]
+    # no RAPL here: CPU energy is modelled, never a silent zero
+    assert cpu["methods"] == ["modelled"] and cpu["energy_kwh"] > 0
+    assert cpu["energy_low_kwh"] < cpu["energy_kwh"] < cpu["energy_high_kwh"]
+    assert doc["intensity"]["intensity_g_per_kwh"] == pytest.approx(41.44)
+    assert doc["intensity"]["year"] == 2025 and "Ember" in doc["intensity"]["source"]
+    assert doc["pue"]["pue_ratio"] == 1.0 and "default" in doc["pue"]["source"]
+    assert doc["operational_gco2e"] > 0 and doc["embodied_gco2e"] > 0
+    assert doc["total_gco2e"] == pytest.approx(doc["operational_gco2e"] + doc["embodied_gco2e"])
+    assert doc["duration_s"] >= 1.2
+    assert doc["store"] == env["CARBONLENS_STORE"]
+
+    listed = json.loads(carbonlens("runs", "--json", env=env).stdout)
+    assert [r["run_id"] for r in listed["runs"]] == [doc["run_id"]]
+    shown = json.loads(carbonlens("show", doc["run_id"][:8], "--json", env=env).stdout)
+    assert shown["energy_kwh"] == pytest.approx(doc["energy_kwh"])
+    assert shown["components"][0]["method"] == "modelled"
+
+
+def test_human_table_names_methods_sources_and_store(env: dict[str, str]) -> None:
+    result = carbonlens("run", "--region", "aws:us-east-1", "--", PY, "-c", "pass", env=env)
+    assert result.returncode == 0
+    table = result.stderr
+    for expected in (
+        "energy cpu",
+        "modelled",
+        "PUE",
+        "1.15",
+        "418.0 g/kWh",
+        "operational",
+        "embodied",
+        "stored in",
+        "runs.db",
+    ):
+        assert expected in table, expected
+
+
+def test_command_not_found_exits_127(env: dict[str, str]) -> None:
+    result = carbonlens("run", "--", "no-such-command-xyz", env=env)
+    assert result.returncode == 127
+    assert "command not found: no-such-command-xyz" in result.stderr
+
+
+def test_unknown_country_suggests_and_runs_nothing(env: dict[str, str], tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    result = carbonlens(
+        "run", "--country", "Frnace", "--", PY, "-c", f"open({str(marker)!r}, 'w')", env=env
+    )
+    assert result.returncode == 2
+    assert "unknown location 'Frnace'" in result.stderr and "FR" in result.stderr
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("interval", ["0", "-1"])
+def test_bad_interval_is_refused(env: dict[str, str], interval: str) -> None:
+    result = carbonlens("run", "--interval", interval, "--", PY, "-c", "pass", env=env)
+    assert result.returncode == 2
+    assert "'interval_s' must be a positive finite number" in result.stderr
+
+
+def test_malformed_config_names_file_and_line(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "carbonlens.toml").write_text('project = "x"\ninterval_s = = 2\n')
+    result = carbonlens("run", "--", PY, "-c", "pass", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "carbonlens.toml" in result.stderr and "line 2" in result.stderr
+
+
+def test_unwritable_store_still_runs_command_and_keeps_run(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    env = {**env, "CARBONLENS_STORE": str(blocker / "runs.db")}
+    result = carbonlens("run", "--json", "--", PY, "-c", "print('ran')", env=env)
+    assert result.returncode == 0
+    assert result.stdout.startswith("ran\n")
+    doc = json.loads(result.stdout[len("ran\n") :])
+    fallback = Path(doc["store"])
+    assert fallback.suffix == ".jsonl" and fallback.exists()
+    assert str(fallback) in result.stderr  # the message says where
+    shown = json.loads(
+        carbonlens("show", doc["run_id"], "--store", str(fallback), "--json", env=env).stdout
+    )
+    assert shown["status"] == "finished"
+
+
+def _wait_for_samples(env: dict[str, str], timeout_s: float = 20.0) -> dict[str, object]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = carbonlens("runs", "--json", env=env)
+        if result.returncode == 0:
+            runs = json.loads(result.stdout)["runs"]
+            if runs and runs[0]["energy_kwh"] > 0 and runs[0]["duration_s"] >= 0.6:
+                return dict(runs[0])
+        time.sleep(0.2)
+    raise AssertionError("no samples were stored in time")
+
+
+@pytest.mark.slow
+def test_sigkill_of_carbonlens_run_keeps_samples_and_shows_interrupted(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    proc = subprocess.Popen(
+        [
+            PY,
+            "-m",
+            "carbonlens",
+            "run",
+            "--interval",
+            "0.2",
+            "--",
+            PY,
+            "-c",
+            "import time; time.sleep(30)",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        before = _wait_for_samples(env)
+        assert before["status"] == "running"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the orphaned child too
+    after = json.loads(carbonlens("runs", "--json", env=env).stdout)["runs"][0]
+    assert after["run_id"] == before["run_id"]
+    assert after["status"] == "interrupted"
+    assert after["energy_kwh"] >= before["energy_kwh"] > 0
+    assert any("interrupted" in note for note in after["notes"])
+
+
+@pytest.mark.slow
+def test_sigkill_of_python_process_hosting_a_tracker(env: dict[str, str]) -> None:
+    script = (
+        "import time, carbonlens\n"
+        "t = carbonlens.Tracker(project='host', interval_s=0.1).start()\n"
+        "time.sleep(30)\n"
+    )
+    proc = subprocess.Popen([PY, "-c", script], env=env)
+    try:
+        before = _wait_for_samples(env)
+        proc.kill()
+        proc.wait(timeout=10)
+    finally:
+        proc.kill()
+    after = json.loads(carbonlens("runs", "--status", "interrupted", "--json", env=env).stdout)
+    [run] = after["runs"]
+    assert run["run_id"] == before["run_id"] and run["project"] == "host"
+    assert run["energy_kwh"] >= before["energy_kwh"] > 0
+
+
+@pytest.mark.slow
+def test_sigterm_is_forwarded_and_run_finalised(env: dict[str, str], tmp_path: Path) -> None:
+    flag = tmp_path / "got-term"
+    child = (
+        "import signal, sys, time\n"
+        f"def h(*a): open({str(flag)!r}, 'w').write('x'); sys.exit(7)\n"
+        "signal.signal(signal.SIGTERM, h)\n"
+        "time.sleep(30)\n"
+    )
+    proc = subprocess.Popen(
+        [PY, "-m", "carbonlens", "run", "--interval", "0.2", "--json", "--", PY, "-c", child],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for_samples(env)
+    proc.send_signal(signal.SIGTERM)
+    out, _err = proc.communicate(timeout=20)
+    assert proc.returncode == 7  # the child's own exit status
+    assert flag.exists()
+    doc = json.loads(out)
+    assert doc["status"] == "interrupted"
+    assert doc["ended_at"] is not None and doc["energy_kwh"] > 0
+
+
+def test_runs_filters(env: dict[str, str]) -> None:
+    for project in ("a", "b"):
+        assert (
+            carbonlens("run", "--project", project, "--", PY, "-c", "pass", env=env).returncode == 0
+        )
+    assert (
+        carbonlens(
+            "run", "--project", "a", "--", PY, "-c", "raise SystemExit(1)", env=env
+        ).returncode
+        == 1
+    )
+
+    def ids(*args: str) -> list[str]:
+        result = carbonlens("runs", "--json", *args, env=env)
+        assert result.returncode == 0, result.stderr
+        return [r["project"] + ":" + r["status"] for r in json.loads(result.stdout)["runs"]]
+
+    assert ids("--project", "a") == ["a:failed", "a:finished"]
+    assert ids("--status", "finished") == ["b:finished", "a:finished"]
+    assert len(ids("--since", "1h")) == 3
+    assert ids("--since", "2999-01-01") == []
+    bad = carbonlens("runs", "--since", "yesterday", env=env)
+    assert bad.returncode == 2 and "30m, 12h, 7d" in bad.stderr
+
+
+def test_show_unknown_run_and_missing_store(env: dict[str, str]) -> None:
+    missing = carbonlens("runs", env=env)
+    assert missing.returncode == 2 and "no run store at" in missing.stderr
+    assert carbonlens("run", "--", PY, "-c", "pass", env=env).returncode == 0
+    unknown = carbonlens("show", "ffffffff", env=env)
+    assert unknown.returncode == 2 and "no run 'ffffffff'" in unknown.stderr
+
+
+def test_doctor_lists_every_backend_with_reason(env: dict[str, str]) -> None:
+    result = carbonlens("doctor", "--json", env=env)
+    assert result.returncode == 0
+    probes = {p["sensor"]: p for p in json.loads(result.stdout)["sensors"]}
+    assert set(probes) == {"rapl", "nvml", "amdsmi", "powermetrics", "cpu-tdp", "ram-model"}
+    assert probes["cpu-tdp"]["available"] is True
+    for probe in probes.values():
+        assert probe["available"] or probe["reason"]
