@@ -311,9 +311,12 @@ def test_module_import_does_not_import_pynvml() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_missing_nvidia_ml_py_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_nvidia_ml_py_is_explained(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setitem(sys.modules, "pynvml", None)  # makes `import pynvml` fail
-    probe = NvmlSensor.probe(Host(env={}))
+    (tmp_path / "driver" / "nvidia").mkdir(parents=True)  # a driver is loaded
+    probe = NvmlSensor.probe(Host(procfs=tmp_path, env={}))
     assert (probe.available, probe.reason, probe.hint) == (
         False,
         "nvidia-ml-py not installed",
@@ -372,7 +375,7 @@ def test_pynvml_lib_reads_and_resolves_mig(monkeypatch: pytest.MonkeyPatch) -> N
     assert lib.process_utilization(0, 0) == []
 
 
-def test_real_library_without_driver_is_unavailable() -> None:
+def test_real_library_without_driver_is_unavailable(tmp_path: Path) -> None:
     pynvml = pytest.importorskip("pynvml")
     try:
         pynvml.nvmlInit()
@@ -381,5 +384,30 @@ def test_real_library_without_driver_is_unavailable() -> None:
     else:
         pynvml.nvmlShutdown()
         pytest.skip("an NVIDIA driver is present")
-    probe = NvmlSensor.probe(Host(env={}))
+    (tmp_path / "driver" / "nvidia").mkdir(parents=True)  # past the pre-check, into nvmlInit
+    probe = NvmlSensor.probe(Host(procfs=tmp_path, env={}))
     assert not probe.available and "NVML code" in probe.reason and probe.hint
+
+
+def test_missing_linux_driver_is_reported_without_loading_pynvml(tmp_path: Path) -> None:
+    from carbonlens.sensors import nvml as nvml_module
+
+    if sys.platform != "linux" or nvml_module._driver_present(Host(env={})):
+        pytest.skip("an NVIDIA driver is present (or not Linux)")
+    probe = NvmlSensor.probe(Host(procfs=tmp_path, env={}))
+    assert not probe.available
+    assert "no NVIDIA driver loaded" in probe.reason
+    assert "container toolkit" in probe.hint
+
+
+def test_driver_presence_from_procfs_or_device_nodes(tmp_path: Path) -> None:
+    from carbonlens.sensors.nvml import _driver_present
+
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    assert not _driver_present(Host(procfs=tmp_path / "proc", env={}), dev=dev)
+    (tmp_path / "proc" / "driver" / "nvidia").mkdir(parents=True)
+    assert _driver_present(Host(procfs=tmp_path / "proc", env={}), dev=dev)
+    assert _driver_present(Host(procfs=tmp_path / "nothing", env={}), dev=dev) is False
+    (dev / "nvidiactl").touch()
+    assert _driver_present(Host(procfs=tmp_path / "nothing", env={}), dev=dev)

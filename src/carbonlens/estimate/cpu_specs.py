@@ -30,9 +30,11 @@ import csv
 import functools
 import re
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import resources
 from typing import Final
+
+from carbonlens.data import read_text
 
 MIN_SCORE: Final = 0.5
 """Lowest token similarity (0-1) `match_cpu` accepts; 1.0 is an exact match."""
@@ -94,12 +96,6 @@ class CpuMatch:
     query: str
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    spec: CpuSpec
-    tokens: frozenset[str]
-
-
 def normalise_cpu_name(name: str) -> str:
     """Normalise a CPU brand string for matching (see the module docstring).
 
@@ -119,16 +115,15 @@ def _optional_float(text: str) -> float | None:
 
 
 @functools.cache
-def cpu_specs() -> tuple[CpuSpec, ...]:
-    """Every row of the bundled table that gives a usable TDP, in file order (read once).
+def _table_lines() -> tuple[str, ...]:
+    """The raw lines of the bundled table, header first (read once)."""
+    return tuple(read_text("cpu_tdp.csv").splitlines())
 
-    Left out: the Green Algorithms row ``Any`` (no TDP, only their generic 12 W per
-    core; `default_tdp_per_core_w` is carbonlens's generic value instead) and five
-    upstream CodeCarbon rows whose TDP is malformed (``"27.29.5"``) or 0 W.
-    """
-    text = resources.files("carbonlens.data").joinpath("cpu_tdp.csv").read_text("utf-8")
+
+def _parse(lines: Iterable[str]) -> list[CpuSpec]:
+    """Rows that give a usable TDP, from table lines without the header."""
     specs: list[CpuSpec] = []
-    for row in csv.DictReader(text.splitlines()):
+    for row in csv.DictReader(lines, fieldnames=_table_lines()[0].split(",")):
         try:
             tdp_w = _optional_float(row["tdp_w"])
             cores = _optional_float(row["n_cores"])
@@ -147,19 +142,35 @@ def cpu_specs() -> tuple[CpuSpec, ...]:
                 license=row["license"].strip(),
             )
         )
-    return tuple(specs)
+    return specs
 
 
 @functools.cache
-def _index() -> dict[frozenset[str], tuple[_Entry, ...]]:
-    """Rows grouped by their model tokens; rows without any cannot be matched."""
-    groups: dict[frozenset[str], list[_Entry]] = {}
-    for spec in cpu_specs():
+def cpu_specs() -> tuple[CpuSpec, ...]:
+    """Every row of the bundled table that gives a usable TDP, in file order (read once).
+
+    Left out: the Green Algorithms row ``Any`` (no TDP, only their generic 12 W per
+    core; `default_tdp_per_core_w` is carbonlens's generic value instead) and five
+    upstream CodeCarbon rows whose TDP is malformed (``"27.29.5"``) or 0 W.
+    """
+    return tuple(_parse(_table_lines()[1:]))
+
+
+def _candidates(model_tokens: frozenset[str]) -> list[tuple[CpuSpec, frozenset[str]]]:
+    """Rows whose normalised model tokens equal `model_tokens`.
+
+    Only lines that contain every token as text are parsed, so a lookup costs a
+    scan of the raw lines rather than parsing and normalising the whole table.
+    """
+    lines = [
+        line for line in _table_lines()[1:] if all(token in line.lower() for token in model_tokens)
+    ]
+    found = []
+    for spec in _parse(lines):
         tokens = frozenset(normalise_cpu_name(spec.name).split())
-        key = _model_tokens(tokens)
-        if key:
-            groups.setdefault(key, []).append(_Entry(spec, tokens))
-    return {key: tuple(entries) for key, entries in groups.items()}
+        if _model_tokens(tokens) == model_tokens:
+            found.append((spec, tokens))
+    return found
 
 
 def _score(query: frozenset[str], row: frozenset[str]) -> float | None:
@@ -187,12 +198,15 @@ def match_cpu(model_name: str) -> CpuMatch | None:
     """
     query = normalise_cpu_name(model_name)
     tokens = frozenset(query.split())
+    model_tokens = _model_tokens(tokens)
+    if not model_tokens:
+        return None  # a generic name ("Intel(R) Xeon(R) Processor") names no model
     best: tuple[bool, float, CpuSpec] | None = None
-    for entry in _index().get(_model_tokens(tokens), ()):
-        score = _score(tokens, entry.tokens)
+    for spec, row_tokens in _candidates(model_tokens):
+        score = _score(tokens, row_tokens)
         if score is None or score < MIN_SCORE:
             continue
-        rank = (entry.spec.n_cores is not None, score, entry.spec)
+        rank = (spec.n_cores is not None, score, spec)
         if best is None or rank[:2] > best[:2]:
             best = rank
     return None if best is None else CpuMatch(spec=best[2], score=best[1], query=query)
@@ -205,9 +219,10 @@ def default_tdp_per_core_w() -> float:
     The median ``tdp_per_core_w`` of the bundled Green Algorithms rows (10.8 W over
     94 rows in the shipped table), computed from the data rather than hard-coded.
     """
+    rows = _parse(line for line in _table_lines()[1:] if GREEN_ALGORITHMS_SOURCE_PREFIX in line)
     values = [
         spec.tdp_per_core_w
-        for spec in cpu_specs()
+        for spec in rows
         if spec.source.startswith(GREEN_ALGORITHMS_SOURCE_PREFIX)
         and spec.tdp_per_core_w is not None
     ]

@@ -22,12 +22,11 @@ Every default can be overridden per call (`lifetime_s`, `embodied_g_per_gpu`,
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from functools import cache
 from typing import Final
 
+from carbonlens.data import read_rows
 from carbonlens.errors import ConfigError
 from carbonlens.records import Component, EmbodiedShare
 from carbonlens.units import G_PER_KG, S_PER_YEAR
@@ -45,10 +44,7 @@ _DEFAULT_LIFETIME_NOTE: Final = "lifetime 4 y (CCF/Teads default)"
 @cache
 def _rows() -> dict[str, dict[str, str]]:
     """Rows of the bundled embodied-carbon table by `item`."""
-    from importlib import resources  # noqa: PLC0415 - lazy: keeps `import carbonlens` fast
-
-    text = (resources.files("carbonlens") / "data" / "embodied_carbon.csv").read_text("utf-8")
-    return {row["item"]: row for row in csv.DictReader(io.StringIO(text, newline=""))}
+    return {row["item"]: row for row in read_rows("embodied_carbon.csv")}
 
 
 def _embodied(item: str, override_g: float | None, setting: str) -> tuple[float, str]:

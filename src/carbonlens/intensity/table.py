@@ -20,8 +20,6 @@ keeps the `basis` column of the row it came from.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -29,6 +27,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import cache
 
+from carbonlens.data import read_rows
 from carbonlens.errors import LocationError
 from carbonlens.records import IntensityValue, PueValue
 
@@ -100,10 +99,7 @@ class ResolvedLocation:
 
 def _read(name: str) -> list[_Row]:
     """Read one bundled CSV file as a list of rows."""
-    from importlib import resources  # noqa: PLC0415 - lazy: keeps `import carbonlens` fast
-
-    text = (resources.files("carbonlens") / "data" / name).read_text(encoding="utf-8")
-    return list(csv.DictReader(io.StringIO(text, newline="")))
+    return read_rows(name)
 
 
 def _year(text: str) -> int | None:

@@ -14,8 +14,10 @@ Every NVML failure crosses the protocol as `NvmlError(code)`; the sensor turns i
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Final, Protocol, Self
 
 from carbonlens.errors import ConfigError, SensorReadError, SensorUnavailable
@@ -298,6 +300,12 @@ class NvmlSensor:
                 "(allowed: lib, devices, attribution)",
                 setting="sensors.nvml",
             )
+        if lib is None and sys.platform == "linux" and not _driver_present(host):
+            raise SensorUnavailable(
+                cls.name,
+                "no NVIDIA driver loaded (no /proc/driver/nvidia, /dev/nvidiactl or /dev/dxg)",
+                hint="install the NVIDIA driver; in a container, use the NVIDIA container toolkit",
+            )
         nvml = lib if lib is not None else PynvmlLib()
         try:
             nvml.init()
@@ -459,3 +467,12 @@ def _shutdown_quietly(nvml: NvmlLib) -> None:
         nvml.shutdown()
     except NvmlError as exc:
         _log.debug("nvml: shutdown failed: %s", exc)
+
+
+def _driver_present(host: Host, dev: Path = Path("/dev")) -> bool:
+    """Whether a Linux NVIDIA driver is loaded (checked before importing pynvml)."""
+    return (
+        (host.procfs / "driver" / "nvidia").exists()
+        or (dev / "nvidiactl").exists()
+        or (dev / "dxg").exists()  # WSL 2
+    )

@@ -25,7 +25,6 @@ import os
 import platform as _platform
 import re
 import shutil
-import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Self
@@ -96,6 +95,8 @@ def parse_powermetrics(text: str) -> PowerSample:
 
 def run_command(argv: Sequence[str], timeout_s: float) -> str:
     """The default `Runner`: run `argv` and return its stdout (raises on non-zero exit)."""
+    import subprocess  # lazy: only reached on a Mac
+
     done = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout_s, check=True)
     return done.stdout
 
@@ -211,6 +212,8 @@ class PowermetricsSensor:
         argv += [mac.powermetrics, "--samplers", "cpu_power,gpu_power", "-i", str(sample_ms)]
         argv += ["-n", "1"]
         run = runner if runner is not None else run_command
+        import subprocess  # lazy: only reached on a Mac
+
         try:
             first = _sample(argv, run, sample_ms)
         except (OSError, subprocess.SubprocessError, ValueError) as exc:
@@ -227,6 +230,8 @@ class PowermetricsSensor:
         Raises:
             SensorReadError: powermetrics failed, printed nothing parseable, or lacked a rail.
         """
+        import subprocess  # lazy: only reached on a Mac
+
         try:
             sample = _sample(self._argv, self._runner, self._sample_ms)
         except (OSError, subprocess.SubprocessError, ValueError) as exc:
@@ -263,6 +268,8 @@ def _sample(argv: Sequence[str], run: Runner, sample_ms: int) -> PowerSample:
 
 
 def _describe(exc: BaseException) -> str:
+    import subprocess  # lazy: only reached on a Mac
+
     if isinstance(exc, subprocess.CalledProcessError) and exc.stderr:
         return f"exit {exc.returncode}: {str(exc.stderr).strip()[:200]}"
     return str(exc)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
-import importlib.metadata
 from collections.abc import Mapping
 from typing import Final, cast
 
@@ -29,10 +29,13 @@ DEFAULT_PREFERENCE: Final[Mapping[Component, tuple[str, ...]]] = {
 only when it has a dram zone; powermetrics only on Apple silicon)."""
 
 
+@functools.cache
 def sensor_specs() -> dict[str, str]:
-    """Every known sensor name mapped to its `module:Class` path."""
+    """Every known sensor name mapped to its `module:Class` path (read once)."""
+    from importlib.metadata import entry_points  # lazy: plugins only
+
     specs = dict(_BUILTIN)
-    for ep in importlib.metadata.entry_points(group="carbonlens.sensors"):
+    for ep in entry_points(group="carbonlens.sensors"):
         if ep.name in specs:
             raise ConfigError(
                 f"sensor {ep.name!r} from {ep.value} shadows a built-in sensor; rename it",
@@ -43,12 +46,16 @@ def sensor_specs() -> dict[str, str]:
 
 
 def load(name: str) -> type[Sensor]:
-    """Import and return the sensor class registered under `name`."""
-    specs = sensor_specs()
-    if name not in specs:
+    """Import and return the sensor class registered under `name`.
+
+    Built-ins resolve without reading entry points, so automatic discovery never
+    pays for `importlib.metadata`; other names are looked up among plugins.
+    """
+    spec = _BUILTIN.get(name) or sensor_specs().get(name)
+    if spec is None:
         raise ConfigError(
-            f"unknown sensor {name!r}; known sensors: {', '.join(sorted(specs))}",
+            f"unknown sensor {name!r}; known sensors: {', '.join(sorted(sensor_specs()))}",
             setting="sensors",
         )
-    module, _, attr = specs[name].partition(":")
+    module, _, attr = spec.partition(":")
     return cast(type[Sensor], getattr(importlib.import_module(module), attr))

@@ -14,7 +14,6 @@ import functools
 import logging
 import os
 import socket
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, Self, TypeVar, overload
@@ -90,7 +89,7 @@ class Tracker:
         self.name = name or ""
         self.tags = tuple(tags)
         self.kind = kind
-        self.run_id = uuid.uuid4().hex
+        self.run_id = os.urandom(16).hex()
         self._location = pricing.resolve(self.settings)
         self._given_sensors = [s for s in sensors or () if not isinstance(s, str)]
         self._store_arg = store if store is not None and not isinstance(store, str | Path) else None

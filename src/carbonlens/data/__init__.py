@@ -1,0 +1,24 @@
+"""Bundled data tables and their reader.
+
+Each CSV keeps `source`, year and licence columns (see LICENSES.md and
+docs/data.md). Files are read from the installed package directory with the
+standard library only, on first use.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+_DIR = Path(__file__).parent
+
+
+def read_text(name: str) -> str:
+    """The text of the bundled file `name` (e.g. ``"cpu_tdp.csv"``)."""
+    return (_DIR / name).read_text(encoding="utf-8")
+
+
+def read_rows(name: str) -> list[dict[str, str]]:
+    """The rows of the bundled CSV file `name`, as dicts keyed by its header."""
+    return list(csv.DictReader(io.StringIO(read_text(name), newline="")))
