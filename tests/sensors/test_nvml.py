@@ -311,9 +311,7 @@ def test_module_import_does_not_import_pynvml() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_missing_nvidia_ml_py_is_explained(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_missing_nvidia_ml_py_is_explained(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "pynvml", None)  # makes `import pynvml` fail
     (tmp_path / "driver" / "nvidia").mkdir(parents=True)  # a driver is loaded
     probe = NvmlSensor.probe(Host(procfs=tmp_path, env={}))

@@ -8,6 +8,7 @@ psutil is imported when an `Attribution` is created, not with the package.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,12 +25,21 @@ class Shares:
 class Attribution:
     """Measures a process tree's share of CPU time and memory, interval by interval."""
 
-    def __init__(self, root_pid: int | None = None) -> None:
-        """Track `root_pid` (default: this process) and all its descendants."""
+    def __init__(self, root_pid: int | None = None, *, rescan_s: float = 5.0) -> None:
+        """Track `root_pid` (default: this process) and all its descendants.
+
+        Finding descendants reads every process on the machine, so it is done every
+        `rescan_s` seconds; in between, the known tree is read. A child found late
+        brings its whole CPU time with it, and one that lived between two scans is
+        counted through its parent's `children_*` times.
+        """
         import psutil
 
         self._psutil: Any = psutil
         self._root = psutil.Process(root_pid or os.getpid())
+        self._rescan_s = rescan_s
+        self._scanned_at = -float("inf")
+        self._tree: list[Any] = []
         self._total_memory_bytes = float(psutil.virtual_memory().total)
         self._cpu_s: dict[int, float] = {}
         self._reaped_s: dict[int, float] = {}
@@ -54,11 +64,14 @@ class Attribution:
         rss_bytes = 0.0
         seen: dict[int, float] = {}
         reaped: dict[int, float] = {}
-        try:
-            procs = [self._root, *self._root.children(recursive=True)]
-        except ps.Error:
-            procs = []
-        for proc in procs:
+        now = time.monotonic()
+        if now - self._scanned_at >= self._rescan_s:
+            self._scanned_at = now
+            try:
+                self._tree = [self._root, *self._root.children(recursive=True)]
+            except ps.Error:
+                self._tree = [self._root]
+        for proc in self._tree:
             try:
                 with proc.oneshot():
                     times = proc.cpu_times()
