@@ -144,7 +144,9 @@ def test_store_failing_mid_run_switches_to_fallback(
     clock.advance(1.0)
     window = tracker.window("w1")
     window.__enter__()  # a tick while the store still works (1 J)
-    store = tracker._store
+    writer = tracker._writer
+    assert writer is not None
+    store = writer._store
     assert store is not None
 
     def broken(*args: object, **kwargs: object) -> None:
@@ -179,3 +181,11 @@ def test_track_decorator_keeps_the_report(tmp_path: Path) -> None:
     assert report.info.project == "deco"
     assert report.info.name.endswith("work")
     assert report.it_energy_j == pytest.approx(4.0)
+
+
+def test_interval_is_shortened_to_a_counters_wrap_limit(tmp_path: Path) -> None:
+    sensor = FakeSensor(CPU, energy_j=[0.0, 1.0])
+    sensor.max_poll_interval_s = 30.0  # type: ignore[attr-defined]  # e.g. a RAPL zone
+    tracker = _tracker(tmp_path, FakeClock(), sensor)  # asks for 3600 s
+    report = tracker.start().stop()
+    assert any("sampling every 30.0 s, not 3600 s" in note for note in report.notes)

@@ -15,207 +15,45 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Final, Protocol, Self
+from typing import Any, ClassVar, Self
 
 from carbonlens.errors import ConfigError, SensorReadError, SensorUnavailable
 from carbonlens.records import Channel, Component, Method, Reading
+from carbonlens.sensors._cuda_visible import parse_visible_devices
+from carbonlens.sensors._nvml_lib import (
+    INSTALL_HINT,
+    NVML_ERROR_DRIVER_NOT_LOADED,
+    NVML_ERROR_LIBRARY_NOT_FOUND,
+    NVML_ERROR_NO_PERMISSION,
+    NVML_ERROR_NOT_FOUND,
+    NVML_ERROR_NOT_SUPPORTED,
+    NVML_HINTS,
+    NvmlError,
+    NvmlLib,
+    ProcessSample,
+    PynvmlLib,
+)
 from carbonlens.sensors.base import Host, Probe
 
+__all__ = [
+    "INSTALL_HINT",
+    "NVML_ERROR_DRIVER_NOT_LOADED",
+    "NVML_ERROR_LIBRARY_NOT_FOUND",
+    "NVML_ERROR_NOT_FOUND",
+    "NVML_ERROR_NOT_SUPPORTED",
+    "NVML_ERROR_NO_PERMISSION",
+    "NvmlError",
+    "NvmlLib",
+    "NvmlSensor",
+    "ProcessSample",
+    "PynvmlLib",
+    "parse_visible_devices",
+]
+
 _log = logging.getLogger(__name__)
-
-NVML_ERROR_NOT_SUPPORTED: Final = 3
-NVML_ERROR_NO_PERMISSION: Final = 4
-NVML_ERROR_NOT_FOUND: Final = 6
-NVML_ERROR_DRIVER_NOT_LOADED: Final = 9
-NVML_ERROR_LIBRARY_NOT_FOUND: Final = 12
-
-INSTALL_HINT: Final = "pip install 'carbonlens[nvidia]'"
-_HINTS: Final[Mapping[int, str]] = {
-    NVML_ERROR_DRIVER_NOT_LOADED: "the NVIDIA kernel driver is not loaded: check `nvidia-smi`; "
-    "in a container, start it with the NVIDIA container toolkit (e.g. `--gpus all`)",
-    NVML_ERROR_LIBRARY_NOT_FOUND: "libnvidia-ml.so.1 was not found: install the NVIDIA driver; "
-    "in a container, use the NVIDIA container toolkit",
-    NVML_ERROR_NO_PERMISSION: "this user may not query the GPU: check access to /dev/nvidia*",
-    NVML_ERROR_NOT_SUPPORTED: "this GPU or driver does not support the query",
-}
-
-
-class NvmlError(Exception):
-    """An NVML call failed; `code` is NVML's return code (3 = NOT_SUPPORTED, 9 = ...)."""
-
-    def __init__(self, code: int, message: str = "") -> None:
-        super().__init__(message or f"NVML error {code}")
-        self.code = code
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessSample:
-    """One NVML per-process sample: host pid, CPU timestamp in µs, SM utilisation in %."""
-
-    pid: int
-    timestamp_us: int
-    sm_util_pct: int
-
-
-class NvmlLib(Protocol):
-    """The NVML calls carbonlens uses; `PynvmlLib` wraps pynvml, tests use `testing.nvml.FakeNvml`.
-
-    Devices are addressed by physical NVML index. Every method raises `NvmlError`.
-    """
-
-    def init(self) -> None: ...
-    def shutdown(self) -> None: ...
-    def device_count(self) -> int: ...
-    def device_name(self, index: int) -> str: ...
-    def device_uuid(self, index: int) -> str: ...
-    def index_by_uuid(self, uuid: str) -> int: ...  # a MIG UUID gives its parent's index
-    def total_energy_mj(self, index: int) -> int: ...  # NvmlError(NOT_SUPPORTED) pre-Volta
-    def power_mw(self, index: int) -> int: ...
-    def process_utilization(self, index: int, since_us: int) -> list[ProcessSample]: ...
-
-
-class PynvmlLib:
-    """`NvmlLib` on the real NVML through the `pynvml` module of nvidia-ml-py (imported here).
-
-    Raises:
-        SensorUnavailable: nvidia-ml-py is not installed.
-    """
-
-    def __init__(self) -> None:
-        try:
-            import pynvml
-        except ImportError as exc:
-            raise SensorUnavailable("nvml", "nvidia-ml-py not installed", INSTALL_HINT) from exc
-        self._nvml: Any = pynvml
-        self._handles: dict[int, Any] = {}
-
-    def _call(self, function: str, *args: Any) -> Any:
-        try:
-            return getattr(self._nvml, function)(*args)
-        except self._nvml.NVMLError as exc:
-            raise NvmlError(int(exc.value), f"{function}: {exc}") from exc
-
-    def _handle(self, index: int) -> Any:
-        if index not in self._handles:  # handles stay valid until shutdown
-            self._handles[index] = self._call("nvmlDeviceGetHandleByIndex", index)
-        return self._handles[index]
-
-    def init(self) -> None:
-        """Load libnvidia-ml and initialise NVML."""
-        self._call("nvmlInit")
-
-    def shutdown(self) -> None:
-        """Release NVML (reference-counted by NVML itself)."""
-        self._handles.clear()
-        self._call("nvmlShutdown")
-
-    def device_count(self) -> int:
-        """Number of GPUs NVML sees (all of them, whatever CUDA_VISIBLE_DEVICES says)."""
-        return int(self._call("nvmlDeviceGetCount"))
-
-    def device_name(self, index: int) -> str:
-        """Model name, e.g. "NVIDIA H100 80GB HBM3"."""
-        return _text(self._call("nvmlDeviceGetName", self._handle(index)))
-
-    def device_uuid(self, index: int) -> str:
-        """GPU UUID, "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"."""
-        return _text(self._call("nvmlDeviceGetUUID", self._handle(index)))
-
-    def index_by_uuid(self, uuid: str) -> int:
-        """NVML index of a GPU UUID, or of the parent GPU of a MIG UUID."""
-        handle = self._call("nvmlDeviceGetHandleByUUID", uuid)
-        try:
-            is_mig = bool(getattr(self._call("nvmlDeviceIsMigDeviceHandle", handle), "value", 0))
-        except NvmlError:
-            is_mig = False
-        if is_mig:
-            handle = self._call("nvmlDeviceGetDeviceHandleFromMigDeviceHandle", handle)
-        return int(self._call("nvmlDeviceGetIndex", handle))
-
-    def total_energy_mj(self, index: int) -> int:
-        """Energy in mJ since the driver loaded (Volta and newer)."""
-        return int(self._call("nvmlDeviceGetTotalEnergyConsumption", self._handle(index)))
-
-    def power_mw(self, index: int) -> int:
-        """Board power draw in mW."""
-        return int(self._call("nvmlDeviceGetPowerUsage", self._handle(index)))
-
-    def process_utilization(self, index: int, since_us: int) -> list[ProcessSample]:
-        """Per-process SM utilisation samples newer than `since_us` (µs); [] when none."""
-        try:
-            raw = self._call("nvmlDeviceGetProcessUtilization", self._handle(index), since_us)
-        except NvmlError as exc:
-            # NOT_FOUND: no sample newer than since_us; 0: pynvml raises SUCCESS when the
-            # size query already reports zero samples.
-            if exc.code in (NVML_ERROR_NOT_FOUND, 0):
-                return []
-            raise
-        return [ProcessSample(int(s.pid), int(s.timeStamp), int(s.smUtil)) for s in raw]
-
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def parse_visible_devices(
-    value: str | None, uuids: Sequence[str], index_by_uuid: Callable[[str], int]
-) -> tuple[list[int], list[str]]:
-    """Physical NVML indices named by a `CUDA_VISIBLE_DEVICES` value, in CUDA's order.
-
-    As CUDA reads it: unset means every GPU; entries are indices ("0,2"), GPU UUIDs or
-    unique prefixes of them ("GPU-8932f937"), MIG UUIDs ("MIG-<uuid>") or the legacy
-    "MIG-GPU-<gpu-uuid>/<gi>/<ci>"; the first entry that names no GPU ends the list, so
-    "", "-1" and "NoDevFiles" hide every GPU. A MIG instance stands for its parent GPU.
-
-    `value` is None when unset; `uuids` lists every GPU's UUID by NVML index;
-    `index_by_uuid` resolves a MIG UUID to its parent's index. Returns the indices without
-    duplicates, and notes for `assumptions()`.
-    """
-    if value is None:
-        return list(range(len(uuids))), []
-    indices: list[int] = []
-    notes: list[str] = []
-    for raw in value.split(","):
-        entry = raw.strip()
-        index = _lookup(entry, uuids, index_by_uuid)
-        if index is None:
-            if entry not in ("", "-1", "NoDevFiles"):
-                notes.append(
-                    f"CUDA_VISIBLE_DEVICES entry {entry!r} names no GPU: "
-                    "it and the entries after it are ignored, as CUDA does"
-                )
-            break
-        if entry.startswith("MIG-"):
-            notes.append(
-                f"gpu{index}: {entry} is a MIG instance; the energy is the whole "
-                "parent GPU's (every MIG slice and idle power), not this slice's"
-            )
-        if index not in indices:
-            indices.append(index)
-    return indices, notes
-
-
-def _lookup(entry: str, uuids: Sequence[str], index_by_uuid: Callable[[str], int]) -> int | None:
-    if entry.isascii() and entry.isdigit():
-        return int(entry) if int(entry) < len(uuids) else None
-    if entry.startswith("MIG-GPU-"):  # legacy MIG-GPU-<gpu uuid>/<gi>/<ci>
-        return _by_prefix(entry[len("MIG-") :].split("/", 1)[0], uuids)
-    if entry.startswith("MIG-"):
-        try:
-            return index_by_uuid(entry)
-        except NvmlError:
-            return None
-    if entry.startswith("GPU-"):
-        return _by_prefix(entry, uuids)
-    return None
-
-
-def _by_prefix(prefix: str, uuids: Sequence[str]) -> int | None:
-    matches = [i for i, uuid in enumerate(uuids) if uuid.lower().startswith(prefix.lower())]
-    return matches[0] if len(matches) == 1 else None
 
 
 @dataclass(slots=True)
@@ -232,7 +70,7 @@ class _Gpu:
 
 def _unavailable(exc: NvmlError, doing: str) -> SensorUnavailable:
     return SensorUnavailable(
-        "nvml", f"{doing} failed: {exc} (NVML code {exc.code})", _HINTS.get(exc.code, "")
+        "nvml", f"{doing} failed: {exc} (NVML code {exc.code})", NVML_HINTS.get(exc.code, "")
     )
 
 

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import math
 import os
 import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -21,16 +22,18 @@ from typing import Any, ParamSpec, Self, TypeVar, overload
 from carbonlens.accounting import RunReport, build_report, pricing_settings
 from carbonlens.config import Settings, load_settings, with_overrides
 from carbonlens.errors import StoreError
-from carbonlens.records import Component, RunInfo, RunStatus, Sample, Window
+from carbonlens.records import Component, RunInfo, RunStatus, Window
 from carbonlens.sensors import Discovery, Host, Sensor, discover
-from carbonlens.store import default_fallback_dir, default_store_path, open_fallback, open_store
+from carbonlens.store import default_fallback_dir, default_store_path, open_store
 from carbonlens.store.base import Store
 from carbonlens.tracking import pricing
 from carbonlens.tracking.attribution import Attribution
 from carbonlens.tracking.clock import Clock, SystemClock
 from carbonlens.tracking.sampler import Sampler, ShareSource
+from carbonlens.tracking.writer import RunWriter
 
 log = logging.getLogger(__name__)
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -98,8 +101,7 @@ class Tracker:
         self._root_pid = root_pid
         self._shares = shares
         self._sampler: Sampler | None = None
-        self._store: Store | None = None
-        self._fallback: Store | None = None
+        self._writer: RunWriter | None = None
         self._discovery = Discovery()
         self._info: RunInfo | None = None
         self._notes: list[str] = []
@@ -170,54 +172,35 @@ class Tracker:
             kind=self.kind,
             settings=self._settings_record(price),
         )
-        self._store = self._open_store()
-        if self._store is not None:
-            self._write(lambda s: s.create_run(self._require_info()))
+        self._writer = RunWriter(self._open_store(), self._info, self._clock)
         shares = self._shares or Attribution(self._root_pid)
         self._sampler = Sampler(
             self._discovery.sensors,
             self._clock,
-            self._persist,
+            self._writer.append,
             shares=shares,
-            interval_s=self.settings.interval_s,
+            interval_s=self._interval_s(),
         )
         self._sampler.start()
         return self
+
+    def _interval_s(self) -> float:
+        """The requested interval, shortened when a counter would wrap twice in it."""
+        limits = [
+            getattr(sensor, "max_poll_interval_s", math.inf) for sensor in self._discovery.sensors
+        ]
+        interval_s = min([self.settings.interval_s, *limits])
+        if interval_s < self.settings.interval_s:
+            self._notes.append(
+                f"sampling every {interval_s:.1f} s, not {self.settings.interval_s:g} s: "
+                "an energy counter could wrap more than once in the longer interval"
+            )
+        return interval_s
 
     def _require_info(self) -> RunInfo:
         if self._info is None:
             raise RuntimeError("tracker not started")
         return self._info
-
-    def _write(self, action: Callable[[Store], None]) -> None:
-        """Write to the store; on failure switch to a fallback file and say where."""
-        target = self._fallback or self._store
-        if target is None:
-            return
-        try:
-            action(target)
-            return
-        except Exception as exc:  # noqa: BLE001 - the store must never break the user's job
-            if self._fallback is not None:
-                log.warning("carbonlens: fallback store failed too: %s", exc)
-                return
-            reason = exc
-        try:
-            fallback, message = open_fallback(
-                default_fallback_dir(os.environ), f"store {target.location} failed ({reason})"
-            )
-            fallback.create_run(self._require_info())
-            action(fallback)
-        except Exception as exc:  # noqa: BLE001 - nowhere left to write: say so, go on
-            log.warning("carbonlens: run not stored: %s", exc)
-            self._notes.append(f"run not stored after {reason}: {exc}")
-            return
-        self._fallback = fallback
-        log.warning("carbonlens: %s", message)
-        self._notes.append(message)
-
-    def _persist(self, samples: list[Sample]) -> None:
-        self._write(lambda s: s.append_samples(self.run_id, samples))
 
     @contextlib.contextmanager
     def window(self, name: str) -> Iterator[Window]:
@@ -231,51 +214,38 @@ class Tracker:
             yield start
         finally:
             sampler.tick()
-            window = Window(name, start.start_t_s, sampler.last_tick_t_s)
-            self._write(lambda s: s.save_window(self.run_id, window))
+            self._require_writer().save_window(Window(name, start.start_t_s, sampler.last_tick_t_s))
 
     def stop(self, status: RunStatus = RunStatus.FINISHED) -> RunReport:
         """Stop sampling, finalise the stored run and return its report."""
         if self.report is not None:
             return self.report
         info = self._require_info()
+        writer = self._require_writer()
         sampler = self._sampler
         if sampler is None:
             raise RuntimeError("tracker not started")
         sampler.stop()
-        duration_s = sampler.last_tick_t_s
-        ended_at = self._clock.now()
-        self._write(lambda s: s.finish_run(self.run_id, status, ended_at, duration_s))
         for sensor in self._discovery.sensors:
             with contextlib.suppress(Exception):
                 sensor.close()
-        samples, windows, location = self._read_back()
-        for sensor_name, count in sampler.read_errors.items():
-            self._notes.append(f"{sensor_name}: {count} failed read(s), left as gaps")
-        settings = {**info.settings, "notes": [*info.settings["notes"], *self._notes]}
         final = dataclasses.replace(
-            info, status=status, ended_at=ended_at, duration_s=duration_s, settings=settings
+            info, status=status, ended_at=self._clock.now(), duration_s=sampler.last_tick_t_s
         )
+        writer.finish(status, final)
+        samples, windows, location = writer.read_back()
+        notes = [*info.settings["notes"], *self._notes, *writer.notes]
+        notes += [
+            f"{name}: {n} failed read(s), left as gaps" for name, n in sampler.read_errors.items()
+        ]
+        final = dataclasses.replace(final, settings={**info.settings, "notes": notes})
         self.report = build_report(final, samples, windows, store_location=location)
         return self.report
 
-    def _read_back(self) -> tuple[list[Sample], list[Window], str]:
-        samples: list[Sample] = []
-        windows: list[Window] = []
-        locations = []
-        for store in (self._store, self._fallback):
-            if store is None:
-                continue
-            try:
-                samples.extend(store.samples(self.run_id))
-                windows.extend(store.windows(self.run_id))
-                locations.append(store.location)
-            except Exception as exc:  # noqa: BLE001 - report what could be read
-                self._notes.append(f"could not read back from {store.location}: {exc}")
-            with contextlib.suppress(Exception):
-                store.close()
-        samples.sort(key=lambda s: s.t_s)
-        return samples, windows, " + ".join(locations)
+    def _require_writer(self) -> RunWriter:
+        if self._writer is None:
+            raise RuntimeError("tracker not started")
+        return self._writer
 
     def __enter__(self) -> Self:
         return self.start()

@@ -1,0 +1,106 @@
+"""RunWriter: keeps a run somewhere whatever happens to the store.
+
+Writes go to the store; the first failure switches to a fallback JSON-lines file
+(the message says where) and every later write goes there. Samples are queued and
+written at most every `FLUSH_S`, so sampling fast does not mean writing fast.
+Nothing here raises: failures become notes and one warning each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+from collections.abc import Callable
+
+from carbonlens.records import RunInfo, RunStatus, Sample, Window
+from carbonlens.store import default_fallback_dir, open_fallback
+from carbonlens.store.base import Store
+from carbonlens.tracking.clock import Clock
+
+log = logging.getLogger(__name__)
+
+FLUSH_S = 1.0
+"""Shortest time between two writes of samples, in seconds: a killed run loses at
+most the last `max(interval_s, FLUSH_S)` of samples."""
+
+
+class RunWriter:
+    """Writes one run's record to a store, falling back to a file on failure."""
+
+    def __init__(self, store: Store | None, info: RunInfo, clock: Clock) -> None:
+        """Create the run in `store` (None: keep nothing, say so in `notes`)."""
+        self._store = store
+        self._fallback: Store | None = None
+        self._info = info
+        self._clock = clock
+        self._pending: list[Sample] = []
+        self._flushed_at_s = -math.inf
+        self.notes: list[str] = []
+        self._write(lambda s: s.create_run(info))
+
+    def _write(self, action: Callable[[Store], None]) -> None:
+        target = self._fallback or self._store
+        if target is None:
+            return
+        try:
+            action(target)
+            return
+        except Exception as exc:  # noqa: BLE001 - the store must never break the user's job
+            if self._fallback is not None:
+                log.warning("carbonlens: fallback store failed too: %s", exc)
+                return
+            reason = exc
+        try:
+            fallback, message = open_fallback(
+                default_fallback_dir(os.environ), f"store {target.location} failed ({reason})"
+            )
+            fallback.create_run(self._info)
+            action(fallback)
+        except Exception as exc:  # noqa: BLE001 - nowhere left to write: say so, go on
+            log.warning("carbonlens: run not stored: %s", exc)
+            self.notes.append(f"run not stored after {reason}: {exc}")
+            return
+        self._fallback = fallback
+        log.warning("carbonlens: %s", message)
+        self.notes.append(message)
+
+    def append(self, samples: list[Sample], *, final: bool = False) -> None:
+        """Queue samples and write the queue when `FLUSH_S` has passed (or `final`)."""
+        self._pending.extend(samples)
+        now_s = self._clock.monotonic()
+        if self._pending and (final or now_s - self._flushed_at_s >= FLUSH_S):
+            batch, self._pending = self._pending, []
+            self._flushed_at_s = now_s
+            self._write(lambda s: s.append_samples(self._info.run_id, batch))
+
+    def save_window(self, window: Window) -> None:
+        """Record a closed window."""
+        self._write(lambda s: s.save_window(self._info.run_id, window))
+
+    def finish(self, status: RunStatus, info: RunInfo) -> None:
+        """Write what is queued and the run's end."""
+        self.append([], final=True)
+        if info.ended_at is not None and info.duration_s is not None:
+            ended_at, duration_s = info.ended_at, info.duration_s
+            self._write(lambda s: s.finish_run(info.run_id, status, ended_at, duration_s))
+
+    def read_back(self) -> tuple[list[Sample], list[Window], str]:
+        """Everything written, from the store and the fallback; then close both."""
+        samples: list[Sample] = []
+        windows: list[Window] = []
+        locations = []
+        for store in (self._store, self._fallback):
+            if store is None:
+                continue
+            try:
+                samples.extend(store.samples(self._info.run_id))
+                windows.extend(store.windows(self._info.run_id))
+                locations.append(store.location)
+            except Exception as exc:  # noqa: BLE001 - report what could be read
+                self.notes.append(f"could not read back from {store.location}: {exc}")
+            with contextlib.suppress(Exception):
+                store.close()
+        samples.sort(key=lambda s: s.t_s)
+        return samples, windows, " + ".join(locations)
