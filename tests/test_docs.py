@@ -165,3 +165,15 @@ def test_relative_links_point_to_existing_files(path: Path) -> None:
         elif anchor and resolved.suffix == ".md" and anchor not in _anchors(resolved):
             broken.append(f"{target} (no heading #{anchor} in {resolved.name})")
     assert not broken, f"broken links in {path.name}: {broken}"
+
+
+def test_rapl_permission_hint_matches_permissions_page() -> None:
+    from carbonlens.sensors.rapl import _permission_hint
+
+    hint = _permission_hint(Path("/sys/class/powercap"), "intel-rapl")
+    page = (DOCS / "permissions.md").read_text(encoding="utf-8")
+    assert "docs/permissions.md" in hint
+    commands = re.findall(r"`(sudo chmod [^`]+)`", hint)
+    assert commands, hint
+    assert all(command in page for command in commands)
+    assert " ".join(hint.split()) in " ".join(page.replace("> ", "").split())

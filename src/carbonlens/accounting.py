@@ -85,7 +85,7 @@ class RunReport:
         return self.info.duration_s or 0.0
 
     def summary(self) -> str:
-        """One line: energy, emissions, grid and the share of each method."""
+        """One line: facility energy, total emissions, the grid and each channel's method."""
         from carbonlens.report.text import summary_line
 
         return summary_line(self)

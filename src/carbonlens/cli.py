@@ -60,12 +60,18 @@ def _print_json(document: Any) -> None:
 @click.version_option(__version__, prog_name="carbonlens")
 def main() -> None:
     """Measure, store and report the energy and carbon footprint of AI work."""
+    from carbonlens.config import load_settings
+
+    try:
+        level = load_settings().log_level
+    except CarbonLensError as exc:
+        _fail(str(exc))
+        return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger = logging.getLogger("carbonlens")
     logger.addHandler(handler)
-    level = os.environ.get("CARBONLENS_LOG_LEVEL", "WARNING").upper()
-    logger.setLevel(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "WARNING")
+    logger.setLevel(level)
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -124,7 +130,8 @@ def run(
 
     def forward(signum: int, _frame: object) -> None:
         forwarded.append(signum)
-        child.send_signal(signum)
+        if not (signum == signal.SIGINT and _terminal_signals_child()):
+            child.send_signal(signum)
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -144,6 +151,24 @@ def run(
 
         print_report(report, stderr=True)
     sys.exit(128 - returncode if returncode < 0 else returncode)
+
+
+def _terminal_signals_child() -> bool:
+    """Whether a Ctrl-C at our terminal reached the child too (same foreground group).
+
+    Then forwarding SIGINT would deliver it twice; a SIGINT sent to this process
+    alone (e.g. `kill -INT`) while in the foreground is not forwarded either.
+    """
+    try:
+        tty = os.open("/dev/tty", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return os.tcgetpgrp(tty) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(tty)
 
 
 def _parse_since(text: str) -> datetime:
@@ -201,7 +226,10 @@ def runs(
             status=RunStatus(status) if status else None,
             limit=limit,
         )
-        reports = [build_report(i, db.samples(i.run_id), db.windows(i.run_id)) for i in infos]
+        reports = [
+            build_report(i, db.samples(i.run_id), db.windows(i.run_id), store_location=db.location)
+            for i in infos
+        ]
     finally:
         db.close()
     if as_json:

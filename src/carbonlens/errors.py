@@ -78,7 +78,7 @@ class LocationError(CarbonLensError):
         super().__init__(
             f"unknown location {location!r}{hint} "
             "(use an ISO country code such as 'FR', a zone such as 'US-CAL-CISO', "
-            "or a cloud region such as 'aws:us-east-1'; `carbonlens intensity list` shows all)"
+            "or a cloud region such as 'aws:us-east-1'; docs/data.md lists the tables)"
         )
         self.location = location
         self.suggestions = tuple(suggestions)

@@ -177,7 +177,6 @@ class ComponentTotal:
     energy_low_j: float
     energy_high_j: float
     process_energy_j: float | None = None
-    gap_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,6 +81,10 @@ def test_run_measures_stores_and_passes_exit_code_through(
     assert doc["total_gco2e"] == pytest.approx(doc["operational_gco2e"] + doc["embodied_gco2e"])
     assert doc["duration_s"] >= 1.2
     assert doc["store"] == env["CARBONLENS_STORE"]
+    # the model's constants are kept with the run
+    cpu_model = doc["sensors"]["cpu-tdp"]
+    assert cpu_model["idle_ratio"] == pytest.approx(0.74 / 3.5, abs=1e-3)
+    assert cpu_model["max_power_w"] > 0
 
     listed = json.loads(carbonlens("runs", "--json", env=env).stdout)
     assert [r["run_id"] for r in listed["runs"]] == [doc["run_id"]]
@@ -105,6 +109,26 @@ def test_human_table_names_methods_sources_and_store(env: dict[str, str]) -> Non
         "runs.db",
     ):
         assert expected in table, expected
+
+
+def test_unsupported_store_url_is_refused_before_running(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran"
+    result = carbonlens(
+        "run",
+        "--store",
+        "postgresql://user:secret@db/runs",
+        "--",
+        PY,
+        "-c",
+        f"open({str(marker)!r}, 'w')",
+        env=env,
+    )
+    assert result.returncode == 2
+    assert "PostgreSQL support is not available yet" in result.stderr
+    assert "secret" not in result.stderr
+    assert not marker.exists()
 
 
 def test_command_not_found_exits_127(env: dict[str, str]) -> None:

@@ -34,6 +34,7 @@ def test_public_names() -> None:
         "open_existing_store",
         "open_fallback",
         "open_store",
+        "store_path",
     }
 
 

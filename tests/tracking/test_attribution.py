@@ -6,8 +6,13 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-from carbonlens.tracking.attribution import Attribution
+import pytest
+
+from carbonlens.sensors.base import Host
+from carbonlens.testing.procfs import ProcTree
+from carbonlens.tracking.attribution import Attribution, ProcfsReader
 
 BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < {s}: pass"
 
@@ -34,3 +39,54 @@ def test_child_that_lived_between_two_samples_is_counted_when_reaped() -> None:
     subprocess.run([sys.executable, "-c", BURN.format(s=0.4)], check=True)
     result = shares.sample()
     assert result.cpu_ratio is not None and result.cpu_ratio > 0.3
+
+
+def _fake_tree(tmp_path: Path) -> ProcTree:
+    tree = ProcTree(tmp_path / "proc")
+    tree.set_jiffies(user=1000, idle=5000)
+    tree.meminfo(mem_total_kib=4 * 1024 * 1024)  # 4 GiB
+    tree.process(1, ppid=0, utime=50)  # init: not ours
+    tree.process(100, ppid=1, utime=10, rss_pages=1000)  # the tracked root
+    tree.process(101, ppid=100, utime=20, rss_pages=3000)  # its child
+    tree.process(102, ppid=101, utime=5, rss_pages=0)  # a grandchild
+    return tree
+
+
+def test_shares_from_a_fake_procfs_by_hand(tmp_path: Path) -> None:
+    tree = _fake_tree(tmp_path)
+    reader = ProcfsReader(Host(procfs=tree.procfs))
+    shares = Attribution(100, reader=reader, rescan_s=0.0)
+    # next interval: machine busy +200 jiffies; root +20, child +40, grandchild +40
+    tree.set_jiffies(user=1200, idle=5800)
+    tree.process(100, ppid=1, utime=30, rss_pages=1000)
+    tree.process(101, ppid=100, utime=60, rss_pages=3000)
+    tree.process(102, ppid=101, utime=45, rss_pages=0)
+    result = shares.sample()
+    assert result.pids == frozenset({100, 101, 102})
+    # tree 100 jiffies of 200 busy jiffies
+    assert result.cpu_ratio == pytest.approx(100 / 200)
+    # 4000 pages x page size / 4 GiB
+    page = os.sysconf("SC_PAGE_SIZE")
+    assert result.ram_ratio == pytest.approx(4000 * page / (4 * 1024**3))
+
+
+def test_reaped_grandchild_counts_only_its_unseen_time(tmp_path: Path) -> None:
+    tree = _fake_tree(tmp_path)
+    shares = Attribution(100, reader=ProcfsReader(Host(procfs=tree.procfs)), rescan_s=0.0)
+    # the grandchild ran 15 more jiffies, exited, and its parent reaped it: the parent's
+    # cutime grows by its whole 20 jiffies, of which 5 were already counted
+    tree.remove_process(102)
+    tree.process(101, ppid=100, utime=20, cutime=20, rss_pages=3000)
+    tree.set_jiffies(user=1100, idle=5900)  # machine busy +100
+    result = shares.sample()
+    assert result.pids == frozenset({100, 101})
+    assert result.cpu_ratio == pytest.approx(15 / 100)
+
+
+def test_zombie_and_foreign_processes_are_not_ours(tmp_path: Path) -> None:
+    tree = _fake_tree(tmp_path)
+    tree.process(103, ppid=100, utime=0, state="Z")
+    reader = ProcfsReader(Host(procfs=tree.procfs))
+    assert sorted(reader.descendants(100)) == [101, 102, 103]
+    assert reader.times(103) is None
+    assert reader.times(999) is None

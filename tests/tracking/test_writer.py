@@ -44,7 +44,16 @@ def test_samples_are_written_at_most_every_flush_period(tmp_path: Path) -> None:
     assert info is not None and info.status == RunStatus.FINISHED and info.duration_s == 1.2
 
 
-def test_no_store_keeps_nothing_and_raises_nothing() -> None:
+def test_no_store_raises_nothing() -> None:
     writer = RunWriter(None, INFO, FakeClock())
     writer.append([_sample(1.0)], final=True)
-    assert writer.read_back() == ([], [], "")
+    assert [s.t_s for s in writer.read_back()[0]] == [1.0]
+
+
+def test_samples_nothing_could_store_are_kept_for_the_report() -> None:
+    writer = RunWriter(None, INFO, FakeClock())
+    writer.append([_sample(1.0)])
+    writer.append([_sample(2.0)], final=True)
+    samples, windows, location = writer.read_back()
+    assert [s.t_s for s in samples] == [1.0, 2.0]
+    assert windows == [] and location == ""

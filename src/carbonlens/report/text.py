@@ -35,7 +35,10 @@ def duration_text(duration_s: float) -> str:
 
 
 def summary_line(report: RunReport) -> str:
-    """'0.012 Wh · 0.005 g CO2e (FR, Ember 2025) · cpu modelled, ram modelled'."""
+    """One line: '0.012 Wh · 0.005 g CO2e (FR grid 2025) · cpu modelled, ram modelled'.
+
+    Facility energy, total emissions, the grid used and each channel's method.
+    """
     methods = ", ".join(
         f"{t.channel.component.value} {t.channel.method.value}" for t in report.components
     )

@@ -36,6 +36,7 @@ __all__ = [
     "open_existing_store",
     "open_fallback",
     "open_store",
+    "store_path",
 ]
 
 
@@ -54,7 +55,7 @@ def default_store_path(env: Mapping[str, str]) -> Path:
         StoreError: `$CARBONLENS_STORE` is a URL of another kind.
     """
     if env.get("CARBONLENS_STORE"):
-        return _sqlite_path(env["CARBONLENS_STORE"])
+        return store_path(env["CARBONLENS_STORE"])
     return _xdg_dir(env, "XDG_DATA_HOME", ".local/share") / "carbonlens" / "runs.db"
 
 
@@ -87,7 +88,7 @@ def open_store(path_or_url: str | Path, *, fallback_dir: Path) -> tuple[Store, s
         StoreError: The URL is not SQLite (PostgreSQL is not supported yet), or
             neither the store nor any fallback file can be written.
     """
-    path = _sqlite_path(path_or_url)
+    path = store_path(path_or_url)
     try:
         store = SqliteStore(path)
     except StoreError as exc:
@@ -133,7 +134,7 @@ def open_existing_store(path_or_url: str | Path) -> Store:
     Raises:
         StoreError: nothing is stored there yet, or it cannot be read.
     """
-    path = _sqlite_path(path_or_url)
+    path = store_path(path_or_url)
     if not path.exists():
         raise StoreError(
             f"no run store at {path} yet: `carbonlens run -- COMMAND` creates it "
@@ -143,8 +144,12 @@ def open_existing_store(path_or_url: str | Path) -> Store:
     return JsonlStore(path) if path.suffix == ".jsonl" else SqliteStore(path)
 
 
-def _sqlite_path(path_or_url: str | Path) -> Path:
-    """The database path of a path or `sqlite:///` URL; StoreError for other URLs."""
+def store_path(path_or_url: str | Path) -> Path:
+    """The file of a store path or `sqlite:///` URL.
+
+    Raises:
+        StoreError: another kind of URL (PostgreSQL is not supported yet).
+    """
     if isinstance(path_or_url, Path):
         return path_or_url
     scheme, separator, rest = path_or_url.partition("://")

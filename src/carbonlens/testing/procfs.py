@@ -153,6 +153,38 @@ class ProcTree:
         """
         return self._write("self/cgroup", "".join(f"{line}\n" for line in lines))
 
+    def process(
+        self,
+        pid: int,
+        *,
+        ppid: int,
+        utime: int = 0,
+        stime: int = 0,
+        cutime: int = 0,
+        cstime: int = 0,
+        rss_pages: int = 0,
+        state: str = "S",
+        comm: str = "python (worker)",
+    ) -> Path:
+        """Write ``<pid>/stat`` and ``<pid>/statm`` (CPU times in jiffies, RSS in pages).
+
+        The command name may hold spaces and parentheses, as real ones do.
+
+        Returns:
+            The written ``stat`` file.
+        """
+        (self.procfs / str(pid)).mkdir(exist_ok=True)
+        rest = [state, ppid, ppid, ppid, 0, -1, 0, 0, 0, 0, 0, utime, stime, cutime, cstime]
+        rest += [20, 0, 1, 0, 100, 0, rss_pages]
+        self._write(f"{pid}/statm", f"{rss_pages * 2} {rss_pages} 0 0 0 0 0\n")
+        return self._write(f"{pid}/stat", f"{pid} ({comm}) " + " ".join(map(str, rest)) + "\n")
+
+    def remove_process(self, pid: int) -> None:
+        """Make `pid` disappear, as when it exits and is reaped."""
+        for name in ("stat", "statm"):
+            (self.procfs / str(pid) / name).unlink()
+        (self.procfs / str(pid)).rmdir()
+
     def _write(self, name: str, text: str) -> Path:
         path = self.procfs / name
         path.write_text(text)

@@ -2,15 +2,21 @@
 
 CPU share over an interval = CPU seconds of the tree / busy CPU seconds of the
 machine (capped at 1). Memory share = resident memory of the tree / total memory.
-psutil is imported when an `Attribution` is created, not with the package.
+
+On Linux everything is read from `Host.procfs` (no dependency, testable with a
+fake tree); elsewhere psutil reads the same figures.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+from carbonlens.sensors.base import Host
+from carbonlens.sensors.cpu_tdp import read_cpu_times
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,78 +28,191 @@ class Shares:
     pids: frozenset[int]
 
 
+@dataclass(frozen=True, slots=True)
+class ProcessTimes:
+    """One process's own CPU time, its reaped children's CPU time, and its RSS."""
+
+    own_s: float
+    reaped_s: float
+    rss_bytes: float
+
+
+class ProcessReader(Protocol):
+    """Where process and machine figures come from."""
+
+    def descendants(self, pid: int) -> list[int]: ...
+
+    def times(self, pid: int) -> ProcessTimes | None: ...
+
+    def machine_busy_s(self) -> float: ...
+
+    def total_memory_bytes(self) -> float: ...
+
+
+class ProcfsReader:
+    """Linux: `/proc/<pid>/stat` and `statm`, `/proc/stat`, `/proc/meminfo`."""
+
+    def __init__(self, host: Host) -> None:
+        """Read under `host.procfs`."""
+        self._proc = host.procfs
+        self._host = host
+        self._tick_s = 1.0 / os.sysconf("SC_CLK_TCK")
+        self._page_bytes = float(os.sysconf("SC_PAGE_SIZE"))
+
+    def _stat_fields(self, pid: int | str) -> list[str] | None:
+        try:
+            text = (self._proc / str(pid) / "stat").read_text()
+        except OSError:
+            return None
+        return text[text.rfind(")") + 2 :].split()  # fields from `state` on
+
+    def descendants(self, pid: int) -> list[int]:
+        """Every descendant of `pid`, from the parent ids of all processes."""
+        children: dict[int, list[int]] = {}
+        for entry in os.listdir(self._proc):
+            if entry.isdigit() and (fields := self._stat_fields(entry)) is not None:
+                children.setdefault(int(fields[1]), []).append(int(entry))
+        found: list[int] = []
+        todo = [pid]
+        while todo:
+            kids = children.get(todo.pop(), [])
+            found += kids
+            todo += kids
+        return found
+
+    def times(self, pid: int) -> ProcessTimes | None:
+        """CPU times and RSS of `pid`, or None when it is gone."""
+        fields = self._stat_fields(pid)
+        if fields is None or fields[0] == "Z":
+            return None
+        try:
+            rss_pages = int((self._proc / str(pid) / "statm").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            rss_pages = 0
+        utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
+        return ProcessTimes(
+            own_s=(utime + stime) * self._tick_s,
+            reaped_s=(cutime + cstime) * self._tick_s,
+            rss_bytes=rss_pages * self._page_bytes,
+        )
+
+    def machine_busy_s(self) -> float:
+        """Busy CPU seconds of the machine since boot."""
+        return read_cpu_times(self._host)[0] * self._tick_s
+
+    def total_memory_bytes(self) -> float:
+        """MemTotal of the machine."""
+        for line in (self._proc / "meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return float(line.split()[1]) * 1024.0
+        raise ValueError("no MemTotal in meminfo")
+
+
+class PsutilReader:
+    """Other systems: the same figures through psutil (imported here only)."""
+
+    def __init__(self) -> None:
+        """Import psutil."""
+        import psutil
+
+        self._ps: Any = psutil
+
+    def descendants(self, pid: int) -> list[int]:
+        """Every descendant of `pid`."""
+        try:
+            return [p.pid for p in self._ps.Process(pid).children(recursive=True)]
+        except self._ps.Error:
+            return []
+
+    def times(self, pid: int) -> ProcessTimes | None:
+        """CPU times and RSS of `pid`, or None when it is gone."""
+        try:
+            proc = self._ps.Process(pid)
+            with proc.oneshot():
+                t = proc.cpu_times()
+                rss_bytes = float(proc.memory_info().rss)
+        except self._ps.Error:
+            return None
+        return ProcessTimes(t.user + t.system, t.children_user + t.children_system, rss_bytes)
+
+    def machine_busy_s(self) -> float:
+        """Busy CPU seconds of the machine since boot."""
+        t = self._ps.cpu_times()
+        return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+
+    def total_memory_bytes(self) -> float:
+        """Total memory of the machine."""
+        return float(self._ps.virtual_memory().total)
+
+
+def default_reader(host: Host) -> ProcessReader:
+    """procfs where the machine has one, psutil elsewhere."""
+    return ProcfsReader(host) if (host.procfs / "stat").is_file() else PsutilReader()
+
+
 class Attribution:
     """Measures a process tree's share of CPU time and memory, interval by interval."""
 
-    def __init__(self, root_pid: int | None = None, *, rescan_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        root_pid: int | None = None,
+        *,
+        reader: ProcessReader | None = None,
+        rescan_s: float = 5.0,
+    ) -> None:
         """Track `root_pid` (default: this process) and all its descendants.
 
         Finding descendants reads every process on the machine, so it is done every
         `rescan_s` seconds; in between, the known tree is read. A child found late
         brings its whole CPU time with it, and one that lived between two scans is
-        counted through its parent's `children_*` times.
+        counted through its parent's reaped-children time.
         """
-        import psutil
-
-        self._psutil: Any = psutil
-        self._root = psutil.Process(root_pid or os.getpid())
+        self._reader = reader or default_reader(Host())
+        self._root = root_pid or os.getpid()
         self._rescan_s = rescan_s
         self._scanned_at = -float("inf")
-        self._tree: list[Any] = []
-        self._total_memory_bytes = float(psutil.virtual_memory().total)
-        self._cpu_s: dict[int, float] = {}
+        self._tree: list[int] = []
+        self._own_s: dict[int, float] = {}
         self._reaped_s: dict[int, float] = {}
-        self._machine_busy_s = self._busy_s()
+        self._total_memory_bytes = self._reader.total_memory_bytes()
+        self._machine_busy_s = self._reader.machine_busy_s()
         self._tree_cpu_s()
-
-    def _busy_s(self) -> float:
-        t = self._psutil.cpu_times()
-        idle = t.idle + getattr(t, "iowait", 0.0)
-        return float(sum(t) - idle - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0))
 
     def _tree_cpu_s(self) -> tuple[float, float, frozenset[int]]:
         """CPU seconds gained by the tree since the last call, its RSS and its pids.
 
         A process's own CPU time is counted while it lives; when it exits and is
-        reaped, its parent's `children_*` times grow by its whole total, of which
+        reaped, its parent's reaped-children time grows by its whole total, of which
         only the part not yet seen is added.
         """
-        ps = self._psutil
-        own_gained_s = 0.0
-        reaped_gained_s = 0.0
-        rss_bytes = 0.0
-        seen: dict[int, float] = {}
-        reaped: dict[int, float] = {}
         now = time.monotonic()
         if now - self._scanned_at >= self._rescan_s:
             self._scanned_at = now
-            try:
-                self._tree = [self._root, *self._root.children(recursive=True)]
-            except ps.Error:
-                self._tree = [self._root]
-        for proc in self._tree:
-            try:
-                with proc.oneshot():
-                    times = proc.cpu_times()
-                    rss_bytes += proc.memory_info().rss
-            except ps.Error:
-                continue
-            own_s = times.user + times.system
-            own_gained_s += max(0.0, own_s - self._cpu_s.get(proc.pid, 0.0))
-            seen[proc.pid] = own_s
-            reaped[proc.pid] = times.children_user + times.children_system
-            reaped_gained_s += max(0.0, reaped[proc.pid] - self._reaped_s.get(proc.pid, 0.0))
-        vanished_s = sum(s for pid, s in self._cpu_s.items() if pid not in seen)
-        self._cpu_s = seen
-        self._reaped_s = reaped
-        return own_gained_s + max(0.0, reaped_gained_s - vanished_s), rss_bytes, frozenset(seen)
+            self._tree = [self._root, *self._reader.descendants(self._root)]
+        seen: dict[int, ProcessTimes] = {}
+        for pid in self._tree:
+            if (times := self._reader.times(pid)) is not None:
+                seen[pid] = times
+        own_gained_s = sum(max(0.0, t.own_s - self._own_s.get(p, 0.0)) for p, t in seen.items())
+        reaped_gained_s = sum(
+            max(0.0, t.reaped_s - self._reaped_s.get(p, 0.0)) for p, t in seen.items()
+        )
+        vanished_s = sum(s for pid, s in self._own_s.items() if pid not in seen)
+        self._own_s = {p: t.own_s for p, t in seen.items()}
+        self._reaped_s = {p: t.reaped_s for p, t in seen.items()}
+        gained_s = own_gained_s + max(0.0, reaped_gained_s - vanished_s)
+        return gained_s, _sum(t.rss_bytes for t in seen.values()), frozenset(seen)
 
     def sample(self) -> Shares:
         """Shares since the previous call (None where the machine did no work)."""
         tree_s, rss_bytes, pids = self._tree_cpu_s()
-        busy_s = self._busy_s()
+        busy_s = self._reader.machine_busy_s()
         machine_s = busy_s - self._machine_busy_s
         self._machine_busy_s = busy_s
         cpu_ratio = min(1.0, tree_s / machine_s) if machine_s > 0 else None
         ram_ratio = min(1.0, rss_bytes / self._total_memory_bytes)
         return Shares(cpu_ratio=cpu_ratio, ram_ratio=ram_ratio, pids=pids)
+
+
+def _sum(values: Iterable[float]) -> float:
+    return float(sum(values))

@@ -24,7 +24,7 @@ from carbonlens.config import Settings, load_settings, with_overrides
 from carbonlens.errors import StoreError
 from carbonlens.records import Component, RunInfo, RunStatus, Window
 from carbonlens.sensors import Discovery, Host, Sensor, discover
-from carbonlens.store import default_fallback_dir, default_store_path, open_store
+from carbonlens.store import default_fallback_dir, default_store_path, open_store, store_path
 from carbonlens.store.base import Store
 from carbonlens.tracking import pricing
 from carbonlens.tracking.attribution import Attribution
@@ -78,6 +78,7 @@ class Tracker:
         Raises:
             ConfigError: a setting has a bad value.
             LocationError: the country or region is unknown (with suggestions).
+            StoreError: the store URL is of a kind carbonlens cannot write.
         """
         overrides: Mapping[str, object] = {
             "project": project,
@@ -94,6 +95,8 @@ class Tracker:
         self.kind = kind
         self.run_id = os.urandom(16).hex()
         self._location = pricing.resolve(self.settings)
+        if self.settings.store is not None:
+            store_path(self.settings.store)  # an unsupported URL fails here, not mid-run
         self._given_sensors = [s for s in sensors or () if not isinstance(s, str)]
         self._store_arg = store if store is not None and not isinstance(store, str | Path) else None
         self._host = host or Host()
@@ -145,7 +148,7 @@ class Tracker:
             **pricing_settings(price.intensity, price.pue, price.embodied, price.notes),
             "interval_s": self.settings.interval_s,
             "location": self.settings.region or self.settings.country,
-            "sensors": [s for s in sensors or () if isinstance(s, str)] or None,
+            "sensors": sensors,
             "probes": probes,
         }
 
@@ -271,10 +274,11 @@ def track(func: Callable[P, R] | None = None, /, **tracker_kwargs: Any) -> Any:
         @functools.wraps(fn)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             tracker = Tracker(**{"name": fn.__qualname__, **tracker_kwargs})
-            with tracker:
-                result = fn(*args, **kwargs)
-            wrapper.last_report = tracker.report  # type: ignore[attr-defined]
-            return result
+            try:
+                with tracker:
+                    return fn(*args, **kwargs)
+            finally:
+                wrapper.last_report = tracker.report  # type: ignore[attr-defined]
 
         return wrapper
 

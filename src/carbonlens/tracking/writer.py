@@ -1,7 +1,8 @@
 """RunWriter: keeps a run somewhere whatever happens to the store.
 
 Writes go to the store; the first failure switches to a fallback JSON-lines file
-(the message says where) and every later write goes there. Samples are queued and
+(the message says where) and every later write goes there. What neither takes is
+kept in memory, so the run's report is still complete. Samples are queued and
 written at most every `FLUSH_S`, so sampling fast does not mean writing fast.
 Nothing here raises: failures become notes and one warning each.
 """
@@ -36,21 +37,24 @@ class RunWriter:
         self._info = info
         self._clock = clock
         self._pending: list[Sample] = []
+        self._unstored: list[Sample] = []
+        self._unstored_windows: list[Window] = []
         self._flushed_at_s = -math.inf
         self.notes: list[str] = []
         self._write(lambda s: s.create_run(info))
 
-    def _write(self, action: Callable[[Store], None]) -> None:
+    def _write(self, action: Callable[[Store], None]) -> bool:
+        """Apply `action` to the store (or the fallback); False when nothing took it."""
         target = self._fallback or self._store
         if target is None:
-            return
+            return False
         try:
             action(target)
-            return
+            return True
         except Exception as exc:  # noqa: BLE001 - the store must never break the user's job
             if self._fallback is not None:
                 log.warning("carbonlens: fallback store failed too: %s", exc)
-                return
+                return False
             reason = exc
         try:
             fallback, message = open_fallback(
@@ -61,10 +65,11 @@ class RunWriter:
         except Exception as exc:  # noqa: BLE001 - nowhere left to write: say so, go on
             log.warning("carbonlens: run not stored: %s", exc)
             self.notes.append(f"run not stored after {reason}: {exc}")
-            return
+            return False
         self._fallback = fallback
         log.warning("carbonlens: %s", message)
         self.notes.append(message)
+        return True
 
     def append(self, samples: list[Sample], *, final: bool = False) -> None:
         """Queue samples and write the queue when `FLUSH_S` has passed (or `final`)."""
@@ -73,11 +78,13 @@ class RunWriter:
         if self._pending and (final or now_s - self._flushed_at_s >= FLUSH_S):
             batch, self._pending = self._pending, []
             self._flushed_at_s = now_s
-            self._write(lambda s: s.append_samples(self._info.run_id, batch))
+            if not self._write(lambda s: s.append_samples(self._info.run_id, batch)):
+                self._unstored.extend(batch)
 
     def save_window(self, window: Window) -> None:
         """Record a closed window."""
-        self._write(lambda s: s.save_window(self._info.run_id, window))
+        if not self._write(lambda s: s.save_window(self._info.run_id, window)):
+            self._unstored_windows.append(window)
 
     def finish(self, status: RunStatus, info: RunInfo) -> None:
         """Write what is queued and the run's end."""
@@ -87,9 +94,10 @@ class RunWriter:
             self._write(lambda s: s.finish_run(info.run_id, status, ended_at, duration_s))
 
     def read_back(self) -> tuple[list[Sample], list[Window], str]:
-        """Everything written, from the store and the fallback; then close both."""
-        samples: list[Sample] = []
-        windows: list[Window] = []
+        """Everything written, from the store and the fallback, and what could not be
+        written (kept in memory for the report); then close both."""
+        samples: list[Sample] = list(self._unstored)
+        windows: list[Window] = list(self._unstored_windows)
         locations = []
         for store in (self._store, self._fallback):
             if store is None:
