@@ -274,21 +274,12 @@ def doctor(as_json: bool) -> None:
     """List every sensor back-end, whether it works here and, if not, why and how to fix it."""
     from carbonlens.sensors import Host, probe_all
 
-    probes = probe_all(Host())
+    probes = [
+        {"sensor": p.sensor, "available": p.available, "reason": p.reason, "hint": p.hint}
+        for p in probe_all(Host())
+    ]
     if as_json:
-        _print_json(
-            {
-                "sensors": [
-                    {
-                        "sensor": p.sensor,
-                        "available": p.available,
-                        "reason": p.reason,
-                        "hint": p.hint,
-                    }
-                    for p in probes
-                ]
-            }
-        )
+        _print_json({"sensors": probes})
         return
     from carbonlens.report.console import print_probes
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,6 +179,8 @@ def _apply(base: Settings, values: Mapping[str, object], source: str) -> Setting
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # lazy: most runs have no config file
+
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)

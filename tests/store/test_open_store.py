@@ -35,6 +35,7 @@ def test_public_names() -> None:
         "open_fallback",
         "open_store",
         "store_path",
+        "this_host",
     }
 
 

@@ -9,7 +9,6 @@ import json
 import multiprocessing
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -24,11 +23,11 @@ import pytest
 
 from carbonlens.errors import StoreError
 from carbonlens.records import Channel, Component, Method, RunInfo, RunStatus, Sample, Window
-from carbonlens.store import JsonlStore, SqliteStore
+from carbonlens.store import JsonlStore, SqliteStore, this_host
 from carbonlens.store._sqlite_schema import MIGRATIONS, migrate
 from carbonlens.store.base import Store
 
-HOST = socket.gethostname()
+HOST = this_host()
 T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 CPU = Channel("rapl", Component.CPU, "package-0", Method.MEASURED)
 GPU = Channel("nvml", Component.GPU, "gpu0", Method.SAMPLED)

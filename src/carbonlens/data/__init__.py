@@ -8,17 +8,17 @@ standard library only, on first use.
 from __future__ import annotations
 
 import csv
-import io
 from pathlib import Path
 
 _DIR = Path(__file__).parent
 
 
-def read_text(name: str) -> str:
-    """The text of the bundled file `name` (e.g. ``"cpu_tdp.csv"``)."""
-    return (_DIR / name).read_text(encoding="utf-8")
+def data_path(name: str) -> Path:
+    """The path of the bundled file `name` (e.g. ``"cpu_tdp.csv"``)."""
+    return _DIR / name
 
 
 def read_rows(name: str) -> list[dict[str, str]]:
     """The rows of the bundled CSV file `name`, as dicts keyed by its header."""
-    return list(csv.DictReader(io.StringIO(read_text(name), newline="")))
+    with data_path(name).open(encoding="utf-8", newline="") as table:
+        return list(csv.DictReader(table))

@@ -29,12 +29,11 @@ from __future__ import annotations
 import csv
 import functools
 import re
-import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
-from carbonlens.data import read_text
+from carbonlens.data import data_path
 
 MIN_SCORE: Final = 0.5
 """Lowest token similarity (0-1) `match_cpu` accepts; 1.0 is an exact match."""
@@ -114,16 +113,26 @@ def _optional_float(text: str) -> float | None:
     return float(text) if text else None
 
 
-@functools.cache
-def _table_lines() -> tuple[str, ...]:
-    """The raw lines of the bundled table, header first (read once)."""
-    return tuple(read_text("cpu_tdp.csv").splitlines())
+_FIELDS: Final = ("name", "tdp_w", "n_cores", "tdp_per_core_w", "source", "license")
+"""Columns of ``cpu_tdp.csv``, in order."""
+
+
+def _table_lines() -> Iterator[str]:
+    """The data lines of the bundled table, streamed (the header is checked, not kept).
+
+    Streaming keeps a lookup from holding the 5,000-row table in memory.
+    """
+    with data_path("cpu_tdp.csv").open(encoding="utf-8") as table:
+        header = next(table).strip()
+        if tuple(header.split(",")) != _FIELDS:
+            raise ValueError(f"unexpected header in cpu_tdp.csv: {header!r}")
+        yield from table
 
 
 def _parse(lines: Iterable[str]) -> list[CpuSpec]:
     """Rows that give a usable TDP, from table lines without the header."""
     specs: list[CpuSpec] = []
-    for row in csv.DictReader(lines, fieldnames=_table_lines()[0].split(",")):
+    for row in csv.DictReader(lines, fieldnames=_FIELDS):
         try:
             tdp_w = _optional_float(row["tdp_w"])
             cores = _optional_float(row["n_cores"])
@@ -153,7 +162,7 @@ def cpu_specs() -> tuple[CpuSpec, ...]:
     core; `default_tdp_per_core_w` is carbonlens's generic value instead) and five
     upstream CodeCarbon rows whose TDP is malformed (``"27.29.5"``) or 0 W.
     """
-    return tuple(_parse(_table_lines()[1:]))
+    return tuple(_parse(_table_lines()))
 
 
 def _candidates(model_tokens: frozenset[str]) -> list[tuple[CpuSpec, frozenset[str]]]:
@@ -163,7 +172,7 @@ def _candidates(model_tokens: frozenset[str]) -> list[tuple[CpuSpec, frozenset[s
     scan of the raw lines rather than parsing and normalising the whole table.
     """
     lines = [
-        line for line in _table_lines()[1:] if all(token in line.lower() for token in model_tokens)
+        line for line in _table_lines() if all(token in line.lower() for token in model_tokens)
     ]
     found = []
     for spec in _parse(lines):
@@ -219,11 +228,15 @@ def default_tdp_per_core_w() -> float:
     The median ``tdp_per_core_w`` of the bundled Green Algorithms rows (10.8 W over
     94 rows in the shipped table), computed from the data rather than hard-coded.
     """
-    rows = _parse(line for line in _table_lines()[1:] if GREEN_ALGORITHMS_SOURCE_PREFIX in line)
+    rows = _parse(line for line in _table_lines() if GREEN_ALGORITHMS_SOURCE_PREFIX in line)
     values = [
         spec.tdp_per_core_w
         for spec in rows
         if spec.source.startswith(GREEN_ALGORITHMS_SOURCE_PREFIX)
         and spec.tdp_per_core_w is not None
     ]
-    return float(statistics.median(values))
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return float(
+        ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    )

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from carbonlens.report.text import duration_text, energy_text, mass_text
-from carbonlens.sensors.base import Probe
 
 if TYPE_CHECKING:
     from carbonlens.accounting import RunReport
@@ -114,11 +113,15 @@ def print_runs(reports: Sequence[RunReport], location: str) -> None:
     console.print(table if reports else f"no runs in {location}")
 
 
-def print_probes(probes: Sequence[Probe]) -> None:
-    """The doctor table: every back-end, available or why not and how to fix it."""
+def print_probes(probes: Sequence[Mapping[str, Any]]) -> None:
+    """The doctor table: every back-end, available or why not and how to fix it.
+
+    Each probe is a mapping with `sensor`, `available`, `reason` and `hint`, as in
+    `carbonlens doctor --json`.
+    """
     table = Table(title="sensor back-ends", title_justify="left", header_style="bold")
     for name in ("sensor", "available", "reason", "how to enable"):
         table.add_column(name)
     for p in probes:
-        _add(table, p.sensor, "yes" if p.available else "no", p.reason, p.hint)
+        _add(table, p["sensor"], "yes" if p["available"] else "no", p["reason"], p["hint"])
     Console().print(table)

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from carbonlens.errors import StoreError
+from carbonlens.store._liveness import this_host
 from carbonlens.store.base import Store
 from carbonlens.store.jsonl import JsonlStore
 from carbonlens.store.sqlite import SqliteStore
@@ -37,6 +38,7 @@ __all__ = [
     "open_fallback",
     "open_store",
     "store_path",
+    "this_host",
 ]
 
 

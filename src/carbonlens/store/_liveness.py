@@ -3,7 +3,7 @@
 A run still marked `running` is *abandoned* (reported, and marked, `interrupted`)
 when:
 
-* it was recorded on this host (`RunInfo.host == socket.gethostname()`) with a
+* it was recorded on this host (`RunInfo.host == this_host()`) with a
   positive pid, and that process no longer exists, is a zombie, or is a newer
   process reusing the pid (it started after the run's `started_at`, give or take
   one second of clock granularity); or
@@ -22,12 +22,22 @@ hostname.
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
 DEFAULT_STALE_AFTER_S = 3600.0
 """Heartbeat age in seconds after which a run from another host counts as interrupted."""
 
 _PID_REUSE_TOLERANCE_S = 1.0
+
+
+def this_host() -> str:
+    """This machine's host name, as runs record it (uname's node name)."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket  # lazy: only where uname is missing (Windows)
+
+    return socket.gethostname()
 
 
 def is_abandoned(
@@ -53,9 +63,7 @@ def is_abandoned(
     Returns:
         True if the run should be reported as interrupted.
     """
-    import socket  # lazy, like psutil below: only needed to inspect a running run
-
-    if host == socket.gethostname() and pid > 0:
+    if host == this_host() and pid > 0:
         return not _process_alive(pid, started_at)
     last_seen = heartbeat_at if heartbeat_at is not None else started_at
     return (now - last_seen).total_seconds() > stale_after_s

@@ -14,7 +14,6 @@ import functools
 import logging
 import math
 import os
-import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, Self, TypeVar, overload
@@ -24,7 +23,13 @@ from carbonlens.config import Settings, load_settings, with_overrides
 from carbonlens.errors import StoreError
 from carbonlens.records import Component, RunInfo, RunStatus, Window
 from carbonlens.sensors import Discovery, Host, Sensor, discover
-from carbonlens.store import default_fallback_dir, default_store_path, open_store, store_path
+from carbonlens.store import (
+    default_fallback_dir,
+    default_store_path,
+    open_store,
+    store_path,
+    this_host,
+)
 from carbonlens.store.base import Store
 from carbonlens.tracking import pricing
 from carbonlens.tracking.attribution import Attribution
@@ -169,7 +174,7 @@ class Tracker:
             project=self.settings.project,
             name=self.name,
             started_at=self._clock.now(),
-            host=socket.gethostname(),
+            host=this_host(),
             pid=os.getpid(),
             tags=self.tags,
             kind=self.kind,
