@@ -22,9 +22,8 @@ Intel Macs print only a package estimate and are not supported.
 from __future__ import annotations
 
 import os
-import platform as _platform
 import re
-import shutil
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Self
@@ -113,12 +112,15 @@ class MacPlatform:
     @classmethod
     def current(cls) -> MacPlatform:
         """This machine."""
-        return cls(
-            _platform.system(),
-            _platform.machine(),
-            shutil.which("powermetrics") or shutil.which("powermetrics", path="/usr/bin"),
-            hasattr(os, "geteuid") and os.geteuid() == 0,
-        )
+        if not hasattr(os, "uname"):  # Windows
+            return cls(sys.platform, "", None, False)
+        uname = os.uname()
+        tool = None
+        if uname.sysname == "Darwin":
+            import shutil  # lazy: only a Mac looks for the tool
+
+            tool = shutil.which("powermetrics") or shutil.which("powermetrics", path="/usr/bin")
+        return cls(uname.sysname, uname.machine, tool, os.geteuid() == 0)
 
 
 class PowermetricsSensor:
