@@ -36,6 +36,7 @@ class Settings:
     ram_w_per_gb: float | None = None
     embodied: bool = True
     lifetime_years: float | None = None
+    host_share_ratio: float | None = None
     log_level: str = "WARNING"
 
 
@@ -68,6 +69,16 @@ def _pue(name: str, value: object) -> float:
     if number < 1.0:
         raise ConfigError(
             f"setting {name!r} (power usage effectiveness) must be >= 1.0, got {value!r}",
+            setting=name,
+        )
+    return number
+
+
+def _ratio(name: str, value: object) -> float:
+    number = _positive_float(name, value)
+    if number > 1.0:
+        raise ConfigError(
+            f"setting {name!r} must be a share between 0 (excluded) and 1, got {value!r}",
             setting=name,
         )
     return number
@@ -130,6 +141,7 @@ _PARSERS: Mapping[str, Callable[[str, object], Any]] = {
     "ram_w_per_gb": _positive_float,
     "embodied": _bool,
     "lifetime_years": _positive_float,
+    "host_share_ratio": _ratio,
     "log_level": _level,
 }
 
@@ -156,6 +168,13 @@ SETTINGS_TABLE: tuple[SettingDoc, ...] = (
     SettingDoc("ram_w_per_gb", "watts > 0", "0.3725", "RAM power model, W per GB."),
     SettingDoc("embodied", "true/false", "true", "Include embodied (manufacturing) emissions."),
     SettingDoc("lifetime_years", "years > 0", "4", "Hardware lifetime for embodied amortisation."),
+    SettingDoc(
+        "host_share_ratio",
+        "0 < ratio <= 1",
+        "from CPU topology",
+        "Share of the server this machine is, for embodied host emissions (e.g. 0.0625 "
+        "for 8 of 128 vCPUs).",
+    ),
     SettingDoc("log_level", "DEBUG|INFO|WARNING|ERROR", "WARNING", "carbonlens log level."),
 )
 

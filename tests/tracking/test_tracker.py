@@ -189,3 +189,15 @@ def test_interval_is_shortened_to_a_counters_wrap_limit(tmp_path: Path) -> None:
     tracker = _tracker(tmp_path, FakeClock(), sensor)  # asks for 3600 s
     report = tracker.start().stop()
     assert any("sampling every 30.0 s, not 3600 s" in note for note in report.notes)
+
+
+def test_host_share_setting_scales_embodied_host_emissions(tmp_path: Path) -> None:
+    def host_share(**kw: object) -> float:
+        tracker = _tracker(tmp_path, FakeClock(), FakeSensor(CPU, energy_j=[0.0, 1.0]), **kw)
+        report = tracker.start().stop()
+        [host] = [e for e in report.embodied if e.component == Component.OTHER]
+        return host.share_ratio
+
+    assert host_share(settings=carbonlens.Settings(host_share_ratio=0.0625)) == 0.0625
+    with pytest.raises(ConfigError, match="between 0 \\(excluded\\) and 1"):
+        carbonlens.load_settings(env={"CARBONLENS_HOST_SHARE_RATIO": "2"}, paths=[])

@@ -60,8 +60,10 @@ def choose(
         shares.extend(embodied.gpu_embodied(d, lifetime_s=lifetime_s) for d in gpu_devices)
         if host_share_ratio is None:
             notes.append(
-                "host share of the server unknown: embodied host emissions charged for the "
-                "whole server"
+                "host share of the server unknown (a virtual machine whose CPU model is not "
+                "in the table): embodied host emissions are charged for the whole server, an "
+                "upper bound; set host_share_ratio (e.g. CARBONLENS_HOST_SHARE_RATIO=0.0625 "
+                "for 8 of 128 vCPUs) or embodied=false"
             )
         shares.append(embodied.host_embodied(host_share_ratio or 1.0, lifetime_s=lifetime_s))
     return Pricing(intensity, pue, tuple(shares), tuple(notes))

@@ -167,7 +167,7 @@ class Tracker:
             self.settings,
             self._location,
             pricing.gpu_devices(channels),
-            host_share_ratio(self._host),
+            self.settings.host_share_ratio or host_share_ratio(self._host),
         )
         self._info = RunInfo(
             run_id=self.run_id,
