@@ -123,6 +123,32 @@ class IntensityValue:
 
 
 @dataclass(frozen=True, slots=True)
+class IntensityPoint:
+    """Grid intensity over one period: from `start` (UTC) for `duration_s` seconds."""
+
+    start: datetime
+    duration_s: float
+    intensity_g_per_kwh: float
+
+
+@dataclass(frozen=True, slots=True)
+class IntensitySeries:
+    """A time series of grid intensity for one location, from one source.
+
+    `signal` is "average" (what the grid mix emits per kWh) or "marginal" (what
+    one more kWh emits, e.g. WattTime); the two are never mixed. `points` are in
+    time order; `forecast` marks predicted rather than observed values.
+    """
+
+    location: str
+    source: str
+    points: tuple[IntensityPoint, ...]
+    signal: str = "average"
+    basis: str = ""
+    forecast: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class PueValue:
     """Power usage effectiveness applied to IT energy, with its source."""
 
