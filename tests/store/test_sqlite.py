@@ -518,3 +518,22 @@ def test_two_processes_append_concurrently_without_losing_rows(tmp_path: Path) -
     for n in range(2):
         mine = [s.t_s for s in samples if s.channel.device == f"worker-{n}"]
         assert mine == [i + k / 3 for i in range(60) for k in range(3)]  # all there, in order
+
+
+def test_channel_sums_add_up_per_channel(store: Store) -> None:
+    store.create_run(run_info("sums"))
+    store.append_samples(
+        "sums",
+        [
+            Sample(CPU, 1.0, 1.0, 10.0, 4.0),
+            Sample(GPU, 1.0, 1.0, 100.0, None),
+            Sample(CPU, 2.0, 1.0, 20.0, 6.0),
+            Sample(GPU, 2.0, 1.0, 300.0, 30.0),
+        ],
+    )
+    sums = {s.channel: s for s in store.channel_sums("sums")}
+    assert (sums[CPU].t_s, sums[CPU].duration_s, sums[CPU].energy_j) == (2.0, 2.0, 30.0)
+    assert sums[CPU].process_energy_j == 10.0
+    # process energy sums the samples that have one
+    assert (sums[GPU].energy_j, sums[GPU].process_energy_j) == (400.0, 30.0)
+    assert store.channel_sums("unknown") == []

@@ -143,3 +143,22 @@ def pick_run_id(prefix: str, run_ids: Iterable[str], location: str) -> str | Non
         "give more characters",
         path=location,
     )
+
+
+def sum_by_channel(samples: Iterable[Sample]) -> list[Sample]:
+    """One sample per channel summing `samples` (the `Store.channel_sums` rule)."""
+    sums: dict[Channel, Sample] = {}
+    for s in samples:
+        old = sums.get(s.channel)
+        if old is None:
+            sums[s.channel] = s
+            continue
+        parts = [p for p in (old.process_energy_j, s.process_energy_j) if p is not None]
+        sums[s.channel] = Sample(
+            channel=s.channel,
+            t_s=max(old.t_s, s.t_s),
+            duration_s=old.duration_s + s.duration_s,
+            energy_j=old.energy_j + s.energy_j,
+            process_energy_j=sum(parts) if parts else None,
+        )
+    return list(sums.values())

@@ -14,6 +14,9 @@ class Store(Protocol):
 
     A run left `running` by a process that no longer exists (killed) is reported
     as `interrupted` by `get_run` and `list_runs`, and marked so in the store.
+    `channel_sums` gives one sample per channel summing all of a run's samples
+    (latest `t_s`, summed durations and energies; process energy summed over the
+    samples that have one, None if none has), for listings that need totals only.
     """
 
     location: str
@@ -40,6 +43,8 @@ class Store(Protocol):
     ) -> list[RunInfo]: ...
 
     def samples(self, run_id: str) -> list[Sample]: ...
+
+    def channel_sums(self, run_id: str) -> list[Sample]: ...
 
     def windows(self, run_id: str) -> list[Window]: ...
 

@@ -36,6 +36,7 @@ from carbonlens.store._fields import (
     run_from_fields,
     sample_fields,
     sample_from_fields,
+    sum_by_channel,
     to_utc_text,
     utc_now,
 )
@@ -176,6 +177,10 @@ class JsonlStore:
             self._refresh()
             state = self._runs.get(run_id)
             return [] if state is None else list(state.samples)
+
+    def channel_sums(self, run_id: str) -> list[Sample]:
+        """One summed sample per channel (see `Store`)."""
+        return sum_by_channel(self.samples(run_id))
 
     def windows(self, run_id: str) -> list[Window]:
         """A run's windows ordered by start time ([] for an unknown run)."""

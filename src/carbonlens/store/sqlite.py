@@ -217,6 +217,17 @@ class SqliteStore:
         )
         return [sample_from_fields(row) for row in rows]
 
+    def channel_sums(self, run_id: str) -> list[Sample]:
+        """One summed sample per channel (see `Store`), computed by the database."""
+        rows = self._query(
+            "SELECT sensor, component, device, method, MAX(t_s) AS t_s,"
+            " SUM(duration_s) AS duration_s, SUM(energy_j) AS energy_j,"
+            " SUM(process_energy_j) AS process_energy_j"
+            " FROM samples WHERE run_id = ? GROUP BY sensor, component, device, method",
+            (run_id,),
+        )
+        return [sample_from_fields(row) for row in rows]
+
     def windows(self, run_id: str) -> list[Window]:
         """A run's windows ordered by start time ([] for an unknown run)."""
         rows = self._query(
