@@ -537,3 +537,14 @@ def test_channel_sums_add_up_per_channel(store: Store) -> None:
     # process energy sums the samples that have one
     assert (sums[GPU].energy_j, sums[GPU].process_energy_j) == (400.0, 30.0)
     assert store.channel_sums("unknown") == []
+
+
+def test_finish_can_replace_the_settings(store: Store) -> None:
+    store.create_run(run_info("s1", settings={"a": 1}))
+    store.finish_run("s1", RunStatus.FINISHED, T0, 5.0, settings={"a": 1, "series": [1, 2]})
+    info = store.get_run("s1")
+    assert info is not None and dict(info.settings) == {"a": 1, "series": [1, 2]}
+    store.create_run(run_info("s2", settings={"b": 2}))
+    store.finish_run("s2", RunStatus.FINISHED, T0, 5.0)
+    kept = store.get_run("s2")
+    assert kept is not None and dict(kept.settings) == {"b": 2}

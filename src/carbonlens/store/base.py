@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from carbonlens.records import RunInfo, RunStatus, Sample, Window
 
@@ -14,9 +14,11 @@ class Store(Protocol):
 
     A run left `running` by a process that no longer exists (killed) is reported
     as `interrupted` by `get_run` and `list_runs`, and marked so in the store.
-    `channel_sums` gives one sample per channel summing all of a run's samples
-    (latest `t_s`, summed durations and energies; process energy summed over the
-    samples that have one, None if none has), for listings that need totals only.
+    `finish_run` may replace the run's settings (what was learnt at the end, such
+    as the intensity series of the run's hours). `channel_sums` gives one sample
+    per channel summing all of a run's samples (latest `t_s`, summed durations and
+    energies; process energy summed over the samples that have one, None if none
+    has), for listings that need totals only.
     """
 
     location: str
@@ -28,7 +30,12 @@ class Store(Protocol):
     def save_window(self, run_id: str, window: Window) -> None: ...
 
     def finish_run(
-        self, run_id: str, status: RunStatus, ended_at: datetime, duration_s: float
+        self,
+        run_id: str,
+        status: RunStatus,
+        ended_at: datetime,
+        duration_s: float,
+        settings: Mapping[str, Any] | None = None,
     ) -> None: ...
 
     def get_run(self, run_id: str) -> RunInfo | None: ...

@@ -5,7 +5,8 @@ Each write appends one JSON object on its own line, then flushes and fsyncs:
 * `{"type": "run", "at": <UTC>, <run fields>}` when a run is created;
 * `{"type": "samples", "run_id": ..., "at": <UTC>, "samples": [<sample fields>, ...]}`;
 * `{"type": "window", "run_id": ..., "name": ..., "start_t_s": ..., "end_t_s": ...}`;
-* `{"type": "finish", "run_id": ..., "status": ..., "ended_at": ..., "duration_s": ...}`.
+* `{"type": "finish", "run_id": ..., "status": ..., "ended_at": ..., "duration_s": ...}`,
+  with `"settings"` when the run's settings were replaced at the end.
 
 Field names match the SQLite columns; datetimes are ISO-8601 UTC text and floats
 round-trip exactly. The `at` of the latest `run`/`samples` line is the run's
@@ -21,7 +22,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -131,11 +132,19 @@ class JsonlStore:
         self._append_for_run(run_id, record)
 
     def finish_run(
-        self, run_id: str, status: RunStatus, ended_at: datetime, duration_s: float
+        self,
+        run_id: str,
+        status: RunStatus,
+        ended_at: datetime,
+        duration_s: float,
+        settings: Mapping[str, Any] | None = None,
     ) -> None:
-        """Set a run's final status, end time (UTC) and duration in seconds."""
+        """Set a run's final status, end time (UTC), duration in seconds and, if
+        given, its settings."""
         record: dict[str, Any] = {"type": "finish", "run_id": run_id, "status": status.value}
         record |= {"ended_at": to_utc_text(ended_at), "duration_s": duration_s}
+        if settings is not None:
+            record["settings"] = dict(settings)
         self._append_for_run(run_id, record)
 
     def get_run(self, run_id: str) -> RunInfo | None:
@@ -295,6 +304,7 @@ class JsonlStore:
                 status=RunStatus(record["status"]),
                 ended_at=ended_at,
                 duration_s=record["duration_s"],
+                settings=record.get("settings", state.info.settings),
             )
 
 

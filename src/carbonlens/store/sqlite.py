@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -144,9 +144,15 @@ class SqliteStore:
                 )
 
     def finish_run(
-        self, run_id: str, status: RunStatus, ended_at: datetime, duration_s: float
+        self,
+        run_id: str,
+        status: RunStatus,
+        ended_at: datetime,
+        duration_s: float,
+        settings: Mapping[str, Any] | None = None,
     ) -> None:
-        """Set a run's final status, end time (UTC) and duration in seconds."""
+        """Set a run's final status, end time (UTC), duration in seconds and, if
+        given, its settings."""
         with self._transaction("finish run") as conn:
             updated = conn.execute(
                 "UPDATE runs SET status = ?, ended_at = ?, duration_s = ?, heartbeat_at = ?"
@@ -161,6 +167,11 @@ class SqliteStore:
             ).rowcount
             if updated == 0:
                 raise StoreError(f"no run {run_id!r} in {self.location}", path=self.location)
+            if settings is not None:
+                conn.execute(
+                    "UPDATE runs SET settings = ? WHERE run_id = ?",
+                    (json.dumps(dict(settings), sort_keys=True), run_id),
+                )
 
     def get_run(self, run_id: str) -> RunInfo | None:
         """Return the run with this id or unique id prefix, None if there is none.
