@@ -37,6 +37,9 @@ class Settings:
     embodied: bool = True
     lifetime_years: float | None = None
     host_share_ratio: float | None = None
+    intensity_provider: str | None = None
+    contractual_intensity_g_per_kwh: float | None = None
+    cfe_ratio: float | None = None
     log_level: str = "WARNING"
 
 
@@ -50,17 +53,31 @@ class SettingDoc:
     help: str
 
 
-def _positive_float(name: str, value: object) -> float:
+def _number(name: str, value: object) -> float:
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise ConfigError(
             f"setting {name!r} must be a number, got {value!r}", setting=name
         ) from None
-    if not number > 0 or number != number or number == float("inf"):
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ConfigError(f"setting {name!r} must be a finite number, got {value!r}", setting=name)
+    return number
+
+
+def _positive_float(name: str, value: object) -> float:
+    number = _number(name, value)
+    if number <= 0:
         raise ConfigError(
             f"setting {name!r} must be a positive finite number, got {value!r}", setting=name
         )
+    return number
+
+
+def _non_negative_float(name: str, value: object) -> float:
+    number = _number(name, value)
+    if number < 0:
+        raise ConfigError(f"setting {name!r} must be >= 0, got {value!r}", setting=name)
     return number
 
 
@@ -70,6 +87,29 @@ def _pue(name: str, value: object) -> float:
         raise ConfigError(
             f"setting {name!r} (power usage effectiveness) must be >= 1.0, got {value!r}",
             setting=name,
+        )
+    return number
+
+
+PROVIDERS = ("electricitymaps", "watttime", "uk", "carbon-aware")
+"""Live intensity providers that `intensity_provider` may name."""
+
+
+def _provider(name: str, value: object) -> str:
+    text = str(value).strip().lower()
+    if text not in PROVIDERS:
+        raise ConfigError(
+            f"setting {name!r} must be one of {', '.join(PROVIDERS)}, got {value!r}",
+            setting=name,
+        )
+    return text
+
+
+def _share(name: str, value: object) -> float:
+    number = _number(name, value)
+    if not 0.0 <= number <= 1.0:
+        raise ConfigError(
+            f"setting {name!r} must be a share between 0 and 1, got {value!r}", setting=name
         )
     return number
 
@@ -142,6 +182,9 @@ _PARSERS: Mapping[str, Callable[[str, object], Any]] = {
     "embodied": _bool,
     "lifetime_years": _positive_float,
     "host_share_ratio": _ratio,
+    "intensity_provider": _provider,
+    "contractual_intensity_g_per_kwh": _non_negative_float,
+    "cfe_ratio": _share,
     "log_level": _level,
 }
 
@@ -174,6 +217,24 @@ SETTINGS_TABLE: tuple[SettingDoc, ...] = (
         "from CPU topology",
         "Share of the server this machine is, for embodied host emissions (e.g. 0.0625 "
         "for 8 of 128 vCPUs).",
+    ),
+    SettingDoc(
+        "intensity_provider",
+        "|".join(PROVIDERS),
+        "unset (bundled annual averages)",
+        "Live provider for the run's hourly intensity; keys come from the environment.",
+    ),
+    SettingDoc(
+        "contractual_intensity_g_per_kwh",
+        "g/kWh >= 0",
+        "unset",
+        "Market-based figure: the intensity of the electricity contract.",
+    ),
+    SettingDoc(
+        "cfe_ratio",
+        "0..1",
+        "unset",
+        "Market-based figure: carbon-free energy share of the supply.",
     ),
     SettingDoc("log_level", "DEBUG|INFO|WARNING|ERROR", "WARNING", "carbonlens log level."),
 )
