@@ -201,3 +201,13 @@ def test_host_share_setting_scales_embodied_host_emissions(tmp_path: Path) -> No
     assert host_share(settings=carbonlens.Settings(host_share_ratio=0.0625)) == 0.0625
     with pytest.raises(ConfigError, match="between 0 \\(excluded\\) and 1"):
         carbonlens.load_settings(env={"CARBONLENS_HOST_SHARE_RATIO": "2"}, paths=[])
+
+
+def test_second_start_is_a_no_op(tmp_path: Path) -> None:
+    clock = FakeClock()
+    tracker = _tracker(tmp_path, clock, FakeSensor(CPU, energy_j=[0.0, 2.0, 5.0]))
+    tracker.start()
+    first_sampler = tracker._sampler
+    assert tracker.start() is tracker and tracker._sampler is first_sampler
+    clock.advance(1.0)
+    assert tracker.stop().it_energy_j == pytest.approx(2.0)

@@ -158,7 +158,10 @@ class Tracker:
         }
 
     def start(self) -> Self:
-        """Discover sensors, open the store and start sampling."""
+        """Discover sensors, open the store and start sampling (again: a no-op)."""
+        if self._sampler is not None:
+            log.warning("carbonlens: tracker %s already started", self.run_id[:12])
+            return self
         from carbonlens.sensors.cpu_tdp import host_share_ratio
 
         self._discovery = self._discover()
