@@ -7,7 +7,6 @@ on stdout (units in key names, docs/json.md). Human output goes to stderr for
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -15,45 +14,22 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, NoReturn
 
 import click
 
+from carbonlens._cli_common import EXIT_USAGE, carbonlens_errors, print_json
 from carbonlens._version import __version__
 from carbonlens.errors import CarbonLensError
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-EXIT_USAGE = 2
 EXIT_NOT_FOUND = 127
 EXIT_NOT_EXECUTABLE = 126
 
 
-def _fail(message: str, code: int = EXIT_USAGE) -> None:
+def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     click.echo(f"carbonlens: error: {message}", err=True)
     sys.exit(code)
-
-
-def _errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn carbonlens errors into a one-line message and exit status 2."""
-
-    @wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except CarbonLensError as exc:
-            _fail(str(exc))
-            raise AssertionError("unreachable") from exc
-
-    return wrapper
-
-
-def _print_json(document: Any) -> None:
-    click.echo(json.dumps(document, indent=2, sort_keys=False, default=str))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -66,7 +42,6 @@ def main() -> None:
         level = load_settings().log_level
     except CarbonLensError as exc:
         _fail(str(exc))
-        return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger = logging.getLogger("carbonlens")
@@ -85,7 +60,7 @@ def main() -> None:
 @click.option("--store", help="Store path or sqlite:/// URL.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
-@_errors
+@carbonlens_errors
 def run(
     project: str | None,
     name: str | None,
@@ -145,7 +120,7 @@ def run(
         status = RunStatus.FINISHED if returncode == 0 else RunStatus.FAILED
     report = tracker.stop(status)
     if as_json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
     else:
         from carbonlens.report.console import print_report
 
@@ -204,7 +179,7 @@ def _open_store(path: str | None) -> Any:
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--store", help="Store path or sqlite:/// URL.")
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON on stdout.")
-@_errors
+@carbonlens_errors
 def runs(
     project: str | None,
     since: str | None,
@@ -233,7 +208,7 @@ def runs(
     finally:
         db.close()
     if as_json:
-        _print_json({"runs": [r.to_dict() for r in reports], "store": db.location})
+        print_json({"runs": [r.to_dict() for r in reports], "store": db.location})
         return
     from carbonlens.report.console import print_runs
 
@@ -244,7 +219,7 @@ def runs(
 @click.argument("run_id")
 @click.option("--store", help="Store path or sqlite:/// URL.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON on stdout.")
-@_errors
+@carbonlens_errors
 def show(run_id: str, store: str | None, as_json: bool) -> None:
     """Print one run in full (RUN_ID may be a unique prefix)."""
     from carbonlens.accounting import build_report
@@ -261,7 +236,7 @@ def show(run_id: str, store: str | None, as_json: bool) -> None:
     finally:
         db.close()
     if as_json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
         return
     from carbonlens.report.console import print_report
 
@@ -279,8 +254,18 @@ def doctor(as_json: bool) -> None:
         for p in probe_all(Host())
     ]
     if as_json:
-        _print_json({"sensors": probes})
+        print_json({"sensors": probes})
         return
     from carbonlens.report.console import print_probes
 
     print_probes(probes)
+
+
+def _register() -> None:
+    """Add the command groups that live in their own modules."""
+    from carbonlens.cli_intensity import intensity_group
+
+    main.add_command(intensity_group)
+
+
+_register()

@@ -315,3 +315,13 @@ def test_doctor_lists_every_backend_with_reason(env: dict[str, str]) -> None:
     assert probes["cpu-tdp"]["available"] is True
     for probe in probes.values():
         assert probe["available"] or probe["reason"]
+
+
+def test_intensity_commands_are_part_of_the_main_command(env: dict[str, str]) -> None:
+    result = carbonlens("intensity", "show", "FR", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    # grid_intensity_country.csv: FRA 2025, 41.44 g/kWh (Ember via OWID)
+    assert doc["intensity_g_per_kwh"] == pytest.approx(41.44) and doc["year"] == 2025
+    bad = carbonlens("intensity", "show", "Frnace", env=env)
+    assert bad.returncode == 2 and "did you mean FR" in bad.stderr
