@@ -104,3 +104,39 @@ def test_json_document_has_units_in_keys() -> None:
     assert doc["totals_by_component"]["cpu"]["methods"] == ["modelled"]
     assert doc["components"][1]["mean_power_w"] == pytest.approx(2.0)  # 7200 J / 3600 s
     assert doc["embodied"][0]["lifetime_years"] == pytest.approx(4.0)
+
+
+def test_time_resolved_and_market_based_figures_by_hand() -> None:
+    from carbonlens.accounting import series_settings
+    from carbonlens.records import IntensityPoint, IntensitySeries
+
+    started = datetime(2026, 1, 1, 10, 30, tzinfo=UTC)
+    series = IntensitySeries(
+        "FR",
+        "test provider",
+        (
+            IntensityPoint(datetime(2026, 1, 1, 10, tzinfo=UTC), 3600.0, 100.0),
+            IntensityPoint(datetime(2026, 1, 1, 11, tzinfo=UTC), 3600.0, 300.0),
+        ),
+    )
+    base = _info(started_at=started)
+    settings = {**base.settings, "intensity_series": series_settings(series)}
+    settings["market"] = {"cfe_ratio": 0.25}
+    info = _info(started_at=started, settings=settings)
+    report = build_report(info, SAMPLES, [Window("second-half", 1800.0, 3600.0)])
+    # 10:30-11:00: 5400 J x 1.2 = 6480 J = 0.0018 kWh x 100 g = 0.18 g
+    # 11:00-11:30: 0.0018 kWh x 300 g = 0.54 g; total 0.72 g
+    assert report.operational_g == pytest.approx(0.72)
+    assert report.operational_annual_g == pytest.approx(0.18)  # x 50 g/kWh
+    assert report.time_resolved is not None
+    assert report.time_resolved.covered_ratio == pytest.approx(1.0)
+    # the range scales with the effective intensity: 0.72 g / 0.0036 kWh = 200 g/kWh
+    assert report.operational_low_g == pytest.approx(0.144 * 200 / 50)
+    [window] = report.windows
+    assert window.operational_g == pytest.approx(0.54)
+    # market-based: location-based x (1 - 0.25)
+    assert report.market is not None
+    assert report.market.operational_g == pytest.approx(0.72 * 0.75)
+    doc = report.to_dict()
+    assert doc["time_resolved"]["source"] == "test provider"
+    assert doc["market_based"]["operational_gco2e"] == pytest.approx(0.54)

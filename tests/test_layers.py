@@ -21,7 +21,7 @@ ALLOWED: dict[str, set[str]] = {
     "estimate": BASE | {"estimate"},
     "store": BASE | {"store"},
     "report": BASE | {"report", "store", "estimate", "accounting"},
-    "accounting": BASE | {"estimate", "report"},
+    "accounting": BASE | {"estimate", "intensity", "report"},
     "tracking": BASE | {"tracking", "sensors", "intensity", "estimate", "store", "accounting"},
     "testing": BASE | {"testing", "sensors", "tracking"},
 }

@@ -13,17 +13,25 @@ grid intensity's own uncertainty is not included and reports say so.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any, Final
 
 from carbonlens.estimate.embodied import amortised_g
+from carbonlens.intensity.timeresolved import (
+    MarketBasedEmissions,
+    TimeResolvedEmissions,
+    market_based_emissions,
+    time_resolved_emissions,
+)
 from carbonlens.records import (
     Channel,
     Component,
     ComponentTotal,
     EmbodiedShare,
+    IntensityPoint,
+    IntensitySeries,
     IntensityValue,
     Method,
     PueValue,
@@ -33,7 +41,7 @@ from carbonlens.records import (
     Window,
     WindowTotal,
 )
-from carbonlens.units import emissions_g
+from carbonlens.units import emissions_g, kwh_from_j
 
 METHOD_RANGE: Final[Mapping[Method, tuple[float, float]]] = {
     Method.MEASURED: (0.95, 1.05),
@@ -70,7 +78,10 @@ class RunReport:
     operational_g: float
     operational_low_g: float
     operational_high_g: float
+    operational_annual_g: float
     embodied_g: float
+    time_resolved: TimeResolvedEmissions | None = None
+    market: MarketBasedEmissions | None = None
     notes: tuple[str, ...] = ()
     store_location: str = ""
 
@@ -126,12 +137,16 @@ def channel_totals(samples: Iterable[Sample]) -> list[ComponentTotal]:
     return totals
 
 
+PriceFn = Callable[[Sequence[Sample], float], float]
+"""Operational grams for some samples and their facility energy in joules."""
+
+
 def window_totals(
     samples: Sequence[Sample],
     windows: Sequence[Window],
     end_t_s: float,
     pue_ratio: float,
-    intensity_g_per_kwh: float,
+    price: PriceFn,
 ) -> list[WindowTotal]:
     """Energy inside each window: the samples whose interval ends within it.
 
@@ -151,11 +166,36 @@ def window_totals(
                 end_t_s=end,
                 it_energy_j=it_j,
                 facility_energy_j=it_j * pue_ratio,
-                operational_g=emissions_g(it_j * pue_ratio, intensity_g_per_kwh),
+                operational_g=price(inside, it_j * pue_ratio),
                 process_energy_j=process_j,
             )
         )
     return totals
+
+
+def series_settings(series: IntensitySeries) -> dict[str, Any]:
+    """An intensity series as JSON-compatible run settings (read by `build_report`)."""
+    return {
+        "location": series.location,
+        "source": series.source,
+        "signal": series.signal,
+        "basis": series.basis,
+        "forecast": series.forecast,
+        "points": [
+            [p.start.isoformat(), p.duration_s, p.intensity_g_per_kwh] for p in series.points
+        ],
+    }
+
+
+def _series(value: Mapping[str, Any] | None) -> IntensitySeries | None:
+    if not value:
+        return None
+    points = tuple(
+        IntensityPoint(datetime.fromisoformat(start), duration_s, g)
+        for start, duration_s, g in value["points"]
+    )
+    fields = {k: v for k, v in value.items() if k != "points"}
+    return IntensitySeries(points=points, **fields)
 
 
 def build_report(
@@ -164,13 +204,15 @@ def build_report(
     windows: Sequence[Window] = (),
     *,
     store_location: str = "",
-    now: datetime | None = None,
 ) -> RunReport:
     """Price a run from its stored record: the one path used by `stop()` and `show`.
 
     The run's settings hold the intensity, PUE and embodied shares chosen at start
-    (see `pricing_settings`). A run without an end (running or interrupted) is
-    priced up to its last sample.
+    (see `pricing_settings`), and may hold the intensity series of the run's hours
+    (`intensity_series`, see `series_settings`) and a market-based setting
+    (`market`: `contractual_g_per_kwh` or `cfe_ratio`). With a series, operational
+    emissions are time-resolved and the annual-average figure is kept beside them.
+    A run without an end (running or interrupted) is priced up to its last sample.
     """
     intensity = IntensityValue(**info.settings["intensity"])
     pue = PueValue(**info.settings["pue"])
@@ -190,6 +232,30 @@ def build_report(
     process_j = None if not totals or None in process else sum(p or 0.0 for p in process)
     factor = pue.pue_ratio
     intensity_g = intensity.intensity_g_per_kwh
+    series = _series(info.settings.get("intensity_series"))
+
+    def price(subset: Sequence[Sample], facility_j: float) -> float:
+        if series is None:
+            return emissions_g(facility_j, intensity_g)
+        return time_resolved_emissions(
+            subset, info.started_at, series, intensity_g, pue_ratio=factor
+        ).operational_g
+
+    facility_j = it_j * factor
+    annual_g = emissions_g(facility_j, intensity_g)
+    resolved = (
+        time_resolved_emissions(samples, info.started_at, series, intensity_g, pue_ratio=factor)
+        if series is not None
+        else None
+    )
+    operational_g = resolved.operational_g if resolved is not None else annual_g
+    effective_g_per_kwh = operational_g / kwh_from_j(facility_j) if facility_j > 0 else intensity_g
+    market_setting = info.settings.get("market")
+    market = (
+        market_based_emissions(energy_j=facility_j, location_g=operational_g, **market_setting)
+        if market_setting
+        else None
+    )
     notes = list(info.settings.get("notes", []))
     if info.status in (RunStatus.INTERRUPTED, RunStatus.RUNNING):
         notes.append(
@@ -199,7 +265,7 @@ def build_report(
     return RunReport(
         info=info,
         components=tuple(totals),
-        windows=tuple(window_totals(samples, windows, duration_s, factor, intensity_g)),
+        windows=tuple(window_totals(samples, windows, duration_s, factor, price)),
         intensity=intensity,
         pue=pue,
         embodied=embodied,
@@ -207,11 +273,14 @@ def build_report(
         it_energy_low_j=low_j,
         it_energy_high_j=high_j,
         process_energy_j=process_j,
-        facility_energy_j=it_j * factor,
-        operational_g=emissions_g(it_j * factor, intensity_g),
-        operational_low_g=emissions_g(low_j * factor, intensity_g),
-        operational_high_g=emissions_g(high_j * factor, intensity_g),
+        facility_energy_j=facility_j,
+        operational_g=operational_g,
+        operational_low_g=emissions_g(low_j * factor, effective_g_per_kwh),
+        operational_high_g=emissions_g(high_j * factor, effective_g_per_kwh),
+        operational_annual_g=annual_g,
         embodied_g=sum(amortised_g(e, duration_s) for e in embodied),
+        time_resolved=resolved,
+        market=market,
         notes=tuple(notes),
         store_location=store_location,
     )

@@ -211,3 +211,18 @@ def test_second_start_is_a_no_op(tmp_path: Path) -> None:
     assert tracker.start() is tracker and tracker._sampler is first_sampler
     clock.advance(1.0)
     assert tracker.stop().it_energy_j == pytest.approx(2.0)
+
+
+def test_market_based_figure_from_settings(tmp_path: Path) -> None:
+    sensor = FakeSensor(CPU, energy_j=[0.0, 3_600_000.0])  # 1 kWh
+    settings = carbonlens.Settings(country="FR", contractual_intensity_g_per_kwh=20.0)
+    clock = FakeClock()
+    tracker = _tracker(tmp_path, clock, sensor, settings=settings).start()
+    clock.advance(3600.0)
+    report = tracker.stop()
+    # FR Ember 2025: 1 kWh x 41.44 g location-based; contract: 1 kWh x 20 g
+    assert report.operational_g == pytest.approx(41.44)
+    assert report.market is not None and report.market.operational_g == pytest.approx(20.0)
+    both = carbonlens.Settings(contractual_intensity_g_per_kwh=20.0, cfe_ratio=0.5)
+    with pytest.raises(ConfigError, match="not both"):
+        Tracker(settings=both, store=tmp_path / "r.db")

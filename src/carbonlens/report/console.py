@@ -67,6 +67,22 @@ def report_table(report: RunReport) -> Table:
         f"{mass_text(report.operational_g)} CO2e",
         f"range {mass_text(report.operational_low_g)} – {mass_text(report.operational_high_g)}",
     )
+    if report.time_resolved is not None:
+        tr = report.time_resolved
+        _add(
+            table,
+            "  annual-average figure",
+            f"{mass_text(report.operational_annual_g)} CO2e",
+            f"the operational figure above is time-resolved ({tr.source}, {tr.signal}, "
+            f"{tr.covered_ratio:.0%} of the energy covered by the series)",
+        )
+    if report.market is not None:
+        _add(
+            table,
+            "market-based",
+            f"{mass_text(report.market.operational_g)} CO2e",
+            report.market.formula,
+        )
     sources = "; ".join(sorted({e.source for e in report.embodied})) or "not included"
     _add(table, "embodied", f"{mass_text(report.embodied_g)} CO2e", sources)
     _add(table, "total", f"{mass_text(report.total_g)} CO2e", "operational + embodied")

@@ -69,6 +69,33 @@ def _by_component(report: RunReport) -> dict[str, Any]:
     }
 
 
+def _time_resolved(report: RunReport) -> dict[str, Any] | None:
+    tr = report.time_resolved
+    if tr is None:
+        return None
+    return {
+        "operational_gco2e": tr.operational_g,
+        "source": tr.source,
+        "signal": tr.signal,
+        "covered_energy_kwh": kwh_from_j(tr.covered_energy_j),
+        "fallback_energy_kwh": kwh_from_j(tr.fallback_energy_j),
+        "covered_ratio": tr.covered_ratio,
+    }
+
+
+def _market(report: RunReport) -> dict[str, Any] | None:
+    market = report.market
+    if market is None:
+        return None
+    return {
+        "operational_gco2e": market.operational_g,
+        "method": market.method,
+        "formula": market.formula,
+        "contractual_g_per_kwh": market.contractual_g_per_kwh,
+        "cfe_ratio": market.cfe_ratio,
+    }
+
+
 def report_to_dict(report: RunReport) -> dict[str, Any]:
     """Every figure of a run report, with units in key names."""
     duration_s = report.duration_s
@@ -91,6 +118,9 @@ def report_to_dict(report: RunReport) -> dict[str, Any]:
             "license": report.intensity.license,
         },
         "operational_gco2e": report.operational_g,
+        "operational_annual_average_gco2e": report.operational_annual_g,
+        "time_resolved": _time_resolved(report),
+        "market_based": _market(report),
         "operational_low_gco2e": report.operational_low_g,
         "operational_high_gco2e": report.operational_high_g,
         "embodied_gco2e": report.embodied_g,

@@ -20,7 +20,7 @@ from typing import Any, ParamSpec, Self, TypeVar, overload
 
 from carbonlens.accounting import RunReport, build_report, pricing_settings
 from carbonlens.config import Settings, load_settings, with_overrides
-from carbonlens.errors import StoreError
+from carbonlens.errors import ConfigError, StoreError
 from carbonlens.records import Component, RunInfo, RunStatus, Window
 from carbonlens.sensors import Discovery, Host, Sensor, discover
 from carbonlens.store import (
@@ -102,6 +102,12 @@ class Tracker:
         self._location = pricing.resolve(self.settings)
         if self.settings.store is not None:
             store_path(self.settings.store)  # an unsupported URL fails here, not mid-run
+        if None not in (self.settings.contractual_intensity_g_per_kwh, self.settings.cfe_ratio):
+            raise ConfigError(
+                "set either contractual_intensity_g_per_kwh or cfe_ratio for the market-based "
+                "figure, not both",
+                setting="cfe_ratio",
+            )
         self._given_sensors = [s for s in sensors or () if not isinstance(s, str)]
         self._store_arg = store if store is not None and not isinstance(store, str | Path) else None
         self._host = host or Host()
@@ -149,8 +155,17 @@ class Tracker:
             {"sensor": p.sensor, "available": p.available, "reason": p.reason, "hint": p.hint}
             for p in self._discovery.probes
         ]
+        market = {
+            key: value
+            for key, value in (
+                ("contractual_g_per_kwh", self.settings.contractual_intensity_g_per_kwh),
+                ("cfe_ratio", self.settings.cfe_ratio),
+            )
+            if value is not None
+        }
         return {
             **pricing_settings(price.intensity, price.pue, price.embodied, price.notes),
+            "market": market or None,
             "interval_s": self.settings.interval_s,
             "location": self.settings.region or self.settings.country,
             "sensors": sensors,
