@@ -75,3 +75,10 @@ def test_sensors_from_comma_separated_environment() -> None:
 
 def test_every_setting_is_documented() -> None:
     assert {row.name for row in SETTINGS_TABLE} == set(Settings.__dataclass_fields__)
+
+
+def test_provider_names_match_the_providers_module() -> None:
+    from carbonlens.config import PROVIDERS
+    from carbonlens.intensity.providers import PROVIDERS as BUILT
+
+    assert tuple(sorted(PROVIDERS)) == tuple(BUILT)

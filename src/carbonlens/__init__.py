@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         SensorUnavailable,
         StoreError,
     )
+    from carbonlens.intensity.base import IntensityAuthError, IntensityUnavailable
     from carbonlens.records import Component, Method, RunStatus
     from carbonlens.tracking.tracker import Tracker, track
 
@@ -35,6 +36,8 @@ _LAZY = {
     "CarbonLensError": "carbonlens.errors",
     "Component": "carbonlens.records",
     "ConfigError": "carbonlens.errors",
+    "IntensityAuthError": "carbonlens.intensity.base",
+    "IntensityUnavailable": "carbonlens.intensity.base",
     "LocationError": "carbonlens.errors",
     "Method": "carbonlens.records",
     "RunReport": "carbonlens.accounting",
@@ -51,6 +54,8 @@ __all__ = [
     "CarbonLensError",
     "Component",
     "ConfigError",
+    "IntensityAuthError",
+    "IntensityUnavailable",
     "LocationError",
     "Method",
     "RunReport",

@@ -91,7 +91,7 @@ def _pue(name: str, value: object) -> float:
     return number
 
 
-PROVIDERS = ("electricitymaps", "watttime", "uk", "carbon-aware")
+PROVIDERS = ("carbon-aware-sdk", "electricitymaps", "uk-grid", "watttime")
 """Live intensity providers that `intensity_provider` may name."""
 
 

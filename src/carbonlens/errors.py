@@ -9,6 +9,9 @@
     │   │   └── SensorPermissionError   ... because a file or device is not readable
     │   └── SensorReadError         a read failed while sampling
     ├── LocationError               unknown country, zone or cloud region (suggestions)
+    ├── IntensityUnavailable        a live provider gave no usable answer (source, zone,
+    │   │                           reason; defined in carbonlens.intensity.base)
+    │   └── IntensityAuthError      ... because its key is missing or refused (variable)
     ├── EstimateError
     │   └── UnknownHardware         a device name that matches nothing (candidates)
     └── StoreError                  the run store cannot be opened or written

@@ -202,6 +202,14 @@ def _cloud_keys() -> dict[str, ResolvedLocation]:
     return keys
 
 
+def watttime_region(location: ResolvedLocation) -> str | None:
+    """The WattTime region of a cloud region (None for other locations or when unmapped)."""
+    if location.kind != LocationKind.CLOUD_REGION:
+        return None
+    provider, _, region = location.code.partition(":")
+    return _clouds()[(provider, region)]["watttime_region"] or None
+
+
 def _all_keys() -> dict[str, ResolvedLocation]:
     """Every spelling of every location: countries, then zones, then cloud regions."""
     return {**_cloud_keys(), **_zone_keys(), **_country_keys()}

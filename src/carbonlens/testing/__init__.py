@@ -7,6 +7,7 @@ real reading code runs unchanged.
 
 from carbonlens.testing.amdsmi import FakeAmdGpu, FakeAmdSmi
 from carbonlens.testing.fakes import FakeClock, FakeSensor, FakeShares
+from carbonlens.testing.intensity_server import IntensityServer, Reply
 from carbonlens.testing.nvml import FakeGpu, FakeNvml
 from carbonlens.testing.powercap import PowercapTree
 from carbonlens.testing.procfs import CgroupTree, ProcTree
@@ -20,6 +21,8 @@ __all__ = [
     "FakeNvml",
     "FakeSensor",
     "FakeShares",
+    "IntensityServer",
     "PowercapTree",
     "ProcTree",
+    "Reply",
 ]

@@ -15,6 +15,7 @@ import logging
 import math
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec, Self, TypeVar, overload
 
@@ -102,6 +103,10 @@ class Tracker:
         self._location = pricing.resolve(self.settings)
         if self.settings.store is not None:
             store_path(self.settings.store)  # an unsupported URL fails here, not mid-run
+        if self.settings.intensity_provider is not None:
+            from carbonlens.tracking.live import check_provider
+
+            check_provider(self.settings.intensity_provider)
         if None not in (self.settings.contractual_intensity_g_per_kwh, self.settings.cfe_ratio):
             raise ConfigError(
                 "set either contractual_intensity_g_per_kwh or cfe_ratio for the market-based "
@@ -255,18 +260,38 @@ class Tracker:
         for sensor in self._discovery.sensors:
             with contextlib.suppress(Exception):
                 sensor.close()
+        ended_at = self._clock.now()
+        settings = {**info.settings, **self._live_settings(info.started_at, ended_at)}
+        errors = sampler.read_errors.items()
+        settings["notes"] = [
+            *settings["notes"],
+            *self._notes,
+            *(f"{name}: {n} failed read(s), left as gaps" for name, n in errors),
+        ]
         final = dataclasses.replace(
-            info, status=status, ended_at=self._clock.now(), duration_s=sampler.last_tick_t_s
+            info,
+            status=status,
+            ended_at=ended_at,
+            duration_s=sampler.last_tick_t_s,
+            settings=settings,
         )
         writer.finish(status, final)
         samples, windows, location = writer.read_back()
-        notes = [*info.settings["notes"], *self._notes, *writer.notes]
-        notes += [
-            f"{name}: {n} failed read(s), left as gaps" for name, n in sampler.read_errors.items()
-        ]
-        final = dataclasses.replace(final, settings={**info.settings, "notes": notes})
+        if writer.notes:
+            settings["notes"] = [*settings["notes"], *writer.notes]
         self.report = build_report(final, samples, windows, store_location=location)
         return self.report
+
+    def _live_settings(self, started_at: datetime, ended_at: datetime) -> dict[str, Any]:
+        """The series of the run's hours from the live provider, if one is set."""
+        provider = self.settings.intensity_provider
+        if provider is None:
+            return {}
+        from carbonlens.tracking.live import fetch_series
+
+        live = fetch_series(provider, self._location, started_at, ended_at)
+        self._notes.extend(live.notes)
+        return {"intensity_series": live.settings} if live.settings else {}
 
     def _require_writer(self) -> RunWriter:
         if self._writer is None:

@@ -87,11 +87,13 @@ class RunWriter:
             self._unstored_windows.append(window)
 
     def finish(self, status: RunStatus, info: RunInfo) -> None:
-        """Write what is queued and the run's end."""
+        """Write what is queued and the run's end, with its final settings."""
         self.append([], final=True)
         if info.ended_at is not None and info.duration_s is not None:
             ended_at, duration_s = info.ended_at, info.duration_s
-            self._write(lambda s: s.finish_run(info.run_id, status, ended_at, duration_s))
+            self._write(
+                lambda s: s.finish_run(info.run_id, status, ended_at, duration_s, info.settings)
+            )
 
     def read_back(self) -> tuple[list[Sample], list[Window], str]:
         """Everything written, from the store and the fallback, and what could not be
