@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
@@ -21,6 +22,7 @@ import click
 
 from carbonlens._cli_common import EXIT_USAGE, carbonlens_errors, print_json
 from carbonlens._version import __version__
+from carbonlens.config import PROVIDERS
 from carbonlens.errors import CarbonLensError
 
 EXIT_NOT_FOUND = 127
@@ -58,6 +60,11 @@ def main() -> None:
 @click.option("--interval", "interval_s", type=float, help="Sampling interval in seconds.")
 @click.option("--pue", type=float, help="Power usage effectiveness (>= 1.0).")
 @click.option("--store", help="Store path or sqlite:/// URL.")
+@click.option(
+    "--intensity-provider",
+    type=click.Choice(PROVIDERS),
+    help="Price the run's hours with this live provider (keys from the environment).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
 @carbonlens_errors
@@ -70,6 +77,7 @@ def run(
     interval_s: float | None,
     pue: float | None,
     store: str | None,
+    intensity_provider: str | None,
     as_json: bool,
     command: tuple[str, ...],
 ) -> None:
@@ -78,6 +86,7 @@ def run(
     The command's exit status is passed through; SIGINT and SIGTERM are forwarded
     to it and the run is finalised.
     """
+    from carbonlens.config import load_settings
     from carbonlens.records import RunStatus
     from carbonlens.tracking.tracker import Tracker
 
@@ -93,6 +102,7 @@ def run(
         pue=pue,
         store=store,
         root_pid=os.getpid(),
+        settings=load_settings(overrides={"intensity_provider": intensity_provider}),
     )
     tracker.start()
     try:
@@ -253,12 +263,28 @@ def doctor(as_json: bool) -> None:
         {"sensor": p.sensor, "available": p.available, "reason": p.reason, "hint": p.hint}
         for p in probe_all(Host())
     ]
+    providers = _provider_status(os.environ)
     if as_json:
-        print_json({"sensors": probes})
+        print_json({"sensors": probes, "intensity_providers": providers})
         return
-    from carbonlens.report.console import print_probes
+    from carbonlens.report.console import print_probes, print_providers
 
     print_probes(probes)
+    print_providers(providers)
+
+
+def _provider_status(env: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Which live intensity providers have their keys set (names only, never values)."""
+    from carbonlens.intensity.providers import REQUIRED_VARIABLES
+
+    return [
+        {
+            "provider": name,
+            "configured": all(env.get(v) for v in required),
+            "missing": [v for v in required if not env.get(v)],
+        }
+        for name, required in REQUIRED_VARIABLES.items()
+    ]
 
 
 def _register() -> None:

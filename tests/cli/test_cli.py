@@ -308,6 +308,7 @@ def test_show_unknown_run_and_missing_store(env: dict[str, str]) -> None:
 
 
 def test_doctor_lists_every_backend_with_reason(env: dict[str, str]) -> None:
+    env = {k: v for k, v in env.items() if not k.startswith("CARBONLENS_ELECTRICITYMAPS")}
     result = carbonlens("doctor", "--json", env=env)
     assert result.returncode == 0
     probes = {p["sensor"]: p for p in json.loads(result.stdout)["sensors"]}
@@ -315,6 +316,14 @@ def test_doctor_lists_every_backend_with_reason(env: dict[str, str]) -> None:
     assert probes["cpu-tdp"]["available"] is True
     for probe in probes.values():
         assert probe["available"] or probe["reason"]
+    providers = {p["provider"]: p for p in json.loads(result.stdout)["intensity_providers"]}
+    assert providers["electricitymaps"]["missing"] == ["CARBONLENS_ELECTRICITYMAPS_TOKEN"]
+    configured = carbonlens(
+        "doctor", "--json", env={**env, "CARBONLENS_ELECTRICITYMAPS_TOKEN": "s3cret-value"}
+    )
+    assert "s3cret-value" not in configured.stdout
+    again = {p["provider"]: p for p in json.loads(configured.stdout)["intensity_providers"]}
+    assert again["electricitymaps"]["configured"] is True
 
 
 def test_intensity_commands_are_part_of_the_main_command(env: dict[str, str]) -> None:

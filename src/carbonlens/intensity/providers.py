@@ -29,7 +29,7 @@ from carbonlens.intensity.electricitymaps import ElectricityMapsIntensity
 from carbonlens.intensity.uk_grid import UkGridIntensity
 from carbonlens.intensity.watttime import WattTimeIntensity
 
-__all__ = ["ENV_VARIABLES", "PROVIDERS", "provider_from_env"]
+__all__ = ["ENV_VARIABLES", "PROVIDERS", "REQUIRED_VARIABLES", "provider_from_env"]
 
 _Builder = Callable[[Mapping[str, str], HttpOptions], IntensitySource]
 
@@ -44,6 +44,14 @@ ENV_VARIABLES: Mapping[str, tuple[str, ...]] = {
     ),
 }
 """The environment variables each provider reads."""
+
+REQUIRED_VARIABLES: Mapping[str, tuple[str, ...]] = {
+    "carbon-aware-sdk": (URL_VARIABLE,),
+    "electricitymaps": (electricitymaps.TOKEN_VARIABLE,),
+    "uk-grid": (),
+    "watttime": (watttime.USERNAME_VARIABLE, watttime.PASSWORD_VARIABLE),
+}
+"""The variables each provider cannot work without (the others have defaults)."""
 
 _BUILDERS: Mapping[str, _Builder] = {
     "carbon-aware-sdk": lambda env, http: CarbonAwareSdkIntensity(

@@ -141,3 +141,13 @@ def print_probes(probes: Sequence[Mapping[str, Any]]) -> None:
     for p in probes:
         _add(table, p["sensor"], "yes" if p["available"] else "no", p["reason"], p["hint"])
     Console().print(table)
+
+
+def print_providers(providers: Sequence[Mapping[str, Any]]) -> None:
+    """Which live intensity providers are configured, and which variables are missing."""
+    table = Table(title="live intensity providers", title_justify="left", header_style="bold")
+    for name in ("provider", "configured", "set these variables"):
+        table.add_column(name)
+    for p in providers:
+        _add(table, p["provider"], "yes" if p["configured"] else "no", ", ".join(p["missing"]))
+    Console().print(table)
