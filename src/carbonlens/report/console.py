@@ -59,7 +59,7 @@ def report_table(report: RunReport) -> Table:
         table,
         "grid intensity",
         f"{i.intensity_g_per_kwh:.1f} g/kWh",
-        f"{i.location or 'world'}: {i.source}{year}; {i.basis}",
+        f"{i.reason or i.location or 'world'} — {i.source}{year}; {i.basis}",
     )
     _add(
         table,
