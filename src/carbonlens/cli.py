@@ -289,8 +289,11 @@ def _provider_status(env: Mapping[str, str]) -> list[dict[str, Any]]:
 
 def _register() -> None:
     """Add the command groups that live in their own modules."""
+    from carbonlens.cli_estimate import estimate_group, hardware_group
     from carbonlens.cli_intensity import intensity_group
 
+    main.add_command(estimate_group)
+    main.add_command(hardware_group)
     main.add_command(intensity_group)
 
 
