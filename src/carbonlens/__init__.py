@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     )
     from carbonlens.intensity.base import IntensityAuthError, IntensityUnavailable
     from carbonlens.records import Component, Method, RunStatus
-    from carbonlens.tracking.tracker import Tracker, track
+    from carbonlens.tracking.decorate import track
+    from carbonlens.tracking.tracker import Tracker
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -47,7 +48,7 @@ _LAZY = {
     "StoreError": "carbonlens.errors",
     "Tracker": "carbonlens.tracking.tracker",
     "load_settings": "carbonlens.config",
-    "track": "carbonlens.tracking.tracker",
+    "track": "carbonlens.tracking.decorate",
 }
 
 __all__ = [

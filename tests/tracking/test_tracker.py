@@ -226,3 +226,22 @@ def test_market_based_figure_from_settings(tmp_path: Path) -> None:
     both = carbonlens.Settings(contractual_intensity_g_per_kwh=20.0, cfe_ratio=0.5)
     with pytest.raises(ConfigError, match="not both"):
         Tracker(settings=both, store=tmp_path / "r.db")
+
+
+def test_listeners_see_every_interval_and_cannot_break_the_run(tmp_path: Path) -> None:
+    clock = FakeClock()
+    tracker = _tracker(tmp_path, clock, FakeSensor(CPU, energy_j=[0.0, 2.0, 5.0]))
+    seen: list[float] = []
+
+    def broken(samples: object) -> None:
+        raise ValueError("listener bug")
+
+    tracker.add_listener(lambda samples: seen.extend(s.energy_j for s in samples))
+    tracker.add_listener(broken)
+    tracker.start()
+    clock.advance(1.0)
+    with tracker.window("w"):
+        clock.advance(1.0)
+    report = tracker.stop()
+    assert seen == [2.0, 3.0]
+    assert report.it_energy_j == pytest.approx(5.0)

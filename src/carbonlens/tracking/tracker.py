@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import logging
 import math
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ParamSpec, Self, TypeVar, overload
+from typing import Any, Self
 
 from carbonlens.accounting import RunReport, build_report, pricing_settings
 from carbonlens.config import Settings, load_settings, with_overrides
 from carbonlens.errors import ConfigError, StoreError
-from carbonlens.records import Component, RunInfo, RunStatus, Window
+from carbonlens.records import Component, RunInfo, RunStatus, Sample, Window
 from carbonlens.sensors import Discovery, Host, Sensor, discover
 from carbonlens.store import (
     default_fallback_dir,
@@ -39,9 +38,6 @@ from carbonlens.tracking.sampler import Sampler, ShareSource
 from carbonlens.tracking.writer import RunWriter
 
 log = logging.getLogger(__name__)
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 def _sensor_options(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -124,6 +120,8 @@ class Tracker:
         self._discovery = Discovery()
         self._info: RunInfo | None = None
         self._notes: list[str] = []
+        self._listeners: list[Callable[[list[Sample]], None]] = []
+        self._failed_listeners: set[int] = set()
         self.report: RunReport | None = None
 
     def _open_store(self) -> Store | None:
@@ -208,12 +206,31 @@ class Tracker:
         self._sampler = Sampler(
             self._discovery.sensors,
             self._clock,
-            self._writer.append,
+            self._on_samples,
             shares=shares,
             interval_s=self._interval_s(),
         )
         self._sampler.start()
         return self
+
+    def add_listener(self, listener: Callable[[list[Sample]], None]) -> None:
+        """Call `listener` with each sampling interval's samples, as they come.
+
+        It runs on the sampler thread and must return quickly; an exception it
+        raises is logged once and never reaches the user's program. Serving
+        attribution, exporters and budgets read the run this way.
+        """
+        self._listeners.append(listener)
+
+    def _on_samples(self, samples: list[Sample]) -> None:
+        self._require_writer().append(samples)
+        for listener in self._listeners:
+            try:
+                listener(samples)
+            except Exception as exc:  # noqa: BLE001 - a listener must not break the run
+                if id(listener) not in self._failed_listeners:
+                    self._failed_listeners.add(id(listener))
+                    log.warning("carbonlens: listener %r failed: %s", listener, exc)
 
     def _interval_s(self) -> float:
         """The requested interval, shortened when a counter would wrap twice in it."""
@@ -303,31 +320,3 @@ class Tracker:
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         self.stop(RunStatus.FINISHED if exc_type is None else RunStatus.FAILED)
-
-
-@overload
-def track(func: Callable[P, R], /) -> Callable[P, R]: ...
-@overload
-def track(
-    func: None = None, /, **tracker_kwargs: Any
-) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
-def track(func: Callable[P, R] | None = None, /, **tracker_kwargs: Any) -> Any:
-    """Decorator: each call of the function is a tracked run.
-
-    `@track` or `@track(project="x", country="FR")`; the keyword arguments are those
-    of `Tracker`. The last report is kept on the wrapper as `.last_report`.
-    """
-
-    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
-        @functools.wraps(fn)
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            tracker = Tracker(**{"name": fn.__qualname__, **tracker_kwargs})
-            try:
-                with tracker:
-                    return fn(*args, **kwargs)
-            finally:
-                wrapper.last_report = tracker.report  # type: ignore[attr-defined]
-
-        return wrapper
-
-    return decorate(func) if func is not None else decorate
