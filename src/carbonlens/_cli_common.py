@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import IO, Any, ParamSpec, TypeVar
 
@@ -43,3 +45,18 @@ def carbonlens_errors(fn: Callable[P, R]) -> Callable[P, R]:
 def print_json(document: Any) -> None:
     """Print one JSON document on stdout (non-JSON values as text)."""
     click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
+
+
+def parse_since(text: str) -> datetime:
+    """A `--since` value: a span back from now (30m, 12h, 7d, 2w) or an ISO date (UTC)."""
+    match = re.fullmatch(r"(\d+)\s*([smhdw])", text.strip())
+    if match:
+        seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
+        return datetime.now(UTC) - timedelta(seconds=int(match.group(1)) * seconds)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is neither a span like 30m, 12h, 7d, 2w nor an ISO date (2026-11-01)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import signal
 import subprocess
 import sys
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 import click
 
-from carbonlens._cli_common import EXIT_USAGE, carbonlens_errors, print_json
+from carbonlens._cli_common import EXIT_USAGE, carbonlens_errors, parse_since, print_json
 from carbonlens._version import __version__
 from carbonlens.config import PROVIDERS
 from carbonlens.errors import CarbonLensError
@@ -156,20 +154,6 @@ def _terminal_signals_child() -> bool:
         os.close(tty)
 
 
-def _parse_since(text: str) -> datetime:
-    match = re.fullmatch(r"(\d+)\s*([smhdw])", text.strip())
-    if match:
-        seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
-        return datetime.now(UTC) - timedelta(seconds=int(match.group(1)) * seconds)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise click.BadParameter(
-            f"{text!r} is neither a span like 30m, 12h, 7d, 2w nor an ISO date (2026-11-01)"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _open_store(path: str | None) -> Any:
     from carbonlens.config import load_settings
     from carbonlens.store import default_store_path, open_existing_store
@@ -202,7 +186,7 @@ def runs(
     from carbonlens.accounting import build_report
     from carbonlens.records import RunStatus
 
-    since_at = _parse_since(since) if since else None
+    since_at = parse_since(since) if since else None
     db = _open_store(store)
     try:
         infos = db.list_runs(
@@ -291,10 +275,14 @@ def _register() -> None:
     """Add the command groups that live in their own modules."""
     from carbonlens.cli_estimate import estimate_group, hardware_group
     from carbonlens.cli_intensity import intensity_group
+    from carbonlens.cli_report import export_command, import_group, report_command
 
     main.add_command(estimate_group)
     main.add_command(hardware_group)
     main.add_command(intensity_group)
+    main.add_command(report_command)
+    main.add_command(import_group)
+    main.add_command(export_command)
 
 
 _register()
