@@ -24,6 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "accounting": BASE | {"estimate", "intensity", "report"},
     "tracking": BASE | {"tracking", "sensors", "intensity", "estimate", "store", "accounting"},
     "testing": BASE | {"testing", "sensors", "tracking"},
+    "schedule": BASE | {"schedule", "intensity", "estimate", "store"},
 }
 
 

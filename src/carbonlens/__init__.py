@@ -71,7 +71,12 @@ __all__ = [
 ]
 
 
+_SUBPACKAGES = frozenset({"estimate", "intensity", "report", "schedule", "sensors", "testing"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"carbonlens.{name}")
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value

@@ -276,6 +276,7 @@ def _register() -> None:
     from carbonlens.cli_estimate import estimate_group, hardware_group
     from carbonlens.cli_intensity import intensity_group
     from carbonlens.cli_report import export_command, import_group, report_command
+    from carbonlens.cli_schedule import schedule_group
 
     main.add_command(estimate_group)
     main.add_command(hardware_group)
@@ -283,6 +284,7 @@ def _register() -> None:
     main.add_command(report_command)
     main.add_command(import_group)
     main.add_command(export_command)
+    main.add_command(schedule_group)
 
 
 _register()
