@@ -25,6 +25,12 @@ ALLOWED: dict[str, set[str]] = {
     "tracking": BASE | {"tracking", "sensors", "intensity", "estimate", "store", "accounting"},
     "testing": BASE | {"testing", "sensors", "tracking"},
     "schedule": BASE | {"schedule", "intensity", "estimate", "store"},
+    "evaluate": BASE | {"evaluate", "tracking", "store", "accounting"},
+    "integrations": BASE
+    | {"integrations", "tracking", "report", "store", "sensors", "accounting", "estimate"},
+    "dashboard": BASE
+    | {"dashboard", "report", "store", "accounting", "estimate", "intensity", "tracking"}
+    | {"_cli_common"},
 }
 
 

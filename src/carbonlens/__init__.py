@@ -26,14 +26,17 @@ if TYPE_CHECKING:
         SensorUnavailable,
         StoreError,
     )
+    from carbonlens.evaluate.benchmark import benchmark
     from carbonlens.intensity.base import IntensityAuthError, IntensityUnavailable
     from carbonlens.records import Component, Method, RunStatus
+    from carbonlens.tracking.budget import BudgetExceeded
     from carbonlens.tracking.decorate import track
     from carbonlens.tracking.tracker import Tracker
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 _LAZY = {
+    "BudgetExceeded": "carbonlens.tracking.budget",
     "CarbonLensError": "carbonlens.errors",
     "Component": "carbonlens.records",
     "ConfigError": "carbonlens.errors",
@@ -47,11 +50,13 @@ _LAZY = {
     "Settings": "carbonlens.config",
     "StoreError": "carbonlens.errors",
     "Tracker": "carbonlens.tracking.tracker",
+    "benchmark": "carbonlens.evaluate.benchmark",
     "load_settings": "carbonlens.config",
     "track": "carbonlens.tracking.decorate",
 }
 
 __all__ = [
+    "BudgetExceeded",
     "CarbonLensError",
     "Component",
     "ConfigError",
@@ -66,6 +71,7 @@ __all__ = [
     "StoreError",
     "Tracker",
     "__version__",
+    "benchmark",
     "load_settings",
     "track",
 ]

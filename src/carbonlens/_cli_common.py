@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import wraps
-from typing import IO, Any, ParamSpec, TypeVar
+from typing import IO, Any, NoReturn, ParamSpec, TypeVar
 
 import click
 
@@ -27,6 +28,12 @@ class CliFailure(click.ClickException):
     def show(self, file: IO[Any] | None = None) -> None:
         """Print the message as `carbonlens: error: ...`."""
         click.echo(f"carbonlens: error: {self.format_message()}", err=True, file=file)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print `carbonlens: error: message` on stderr and exit with `code`."""
+    click.echo(f"carbonlens: error: {message}", err=True)
+    sys.exit(code)
 
 
 def carbonlens_errors(fn: Callable[P, R]) -> Callable[P, R]:

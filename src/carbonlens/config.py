@@ -41,6 +41,12 @@ class Settings:
     contractual_intensity_g_per_kwh: float | None = None
     cfe_ratio: float | None = None
     log_level: str = "WARNING"
+    budget_kgco2e: float | None = None
+    budget_kwh: float | None = None
+    budget_action: str = "warn"
+    budget_warn_ratio: float = 0.8
+    budget_grace_s: float = 10.0
+    prediction_warmup_ratio: float = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +174,37 @@ def _level(name: str, value: object) -> str:
     return text
 
 
+BUDGET_ACTIONS = ("warn", "raise", "terminate")
+"""What a run does when it reaches its budget (docs/evaluate.md#budgets)."""
+
+
+def _budget_action(name: str, value: object) -> str:
+    text = str(value).strip().lower()
+    if text not in BUDGET_ACTIONS:
+        raise ConfigError(
+            f"setting {name!r} must be one of {', '.join(BUDGET_ACTIONS)}, got {value!r}",
+            setting=name,
+        )
+    return text
+
+
+def _open_ratio(name: str, value: object) -> float:
+    number = _number(name, value)
+    if not 0.0 < number < 1.0:
+        raise ConfigError(
+            f"setting {name!r} must be between 0 and 1 (both excluded), got {value!r}",
+            setting=name,
+        )
+    return number
+
+
+def _warmup_ratio(name: str, value: object) -> float:
+    number = _number(name, value)
+    if not 0.0 <= number < 1.0:
+        raise ConfigError(f"setting {name!r} must be >= 0 and < 1, got {value!r}", setting=name)
+    return number
+
+
 _PARSERS: Mapping[str, Callable[[str, object], Any]] = {
     "project": _text,
     "interval_s": _positive_float,
@@ -186,6 +223,12 @@ _PARSERS: Mapping[str, Callable[[str, object], Any]] = {
     "contractual_intensity_g_per_kwh": _non_negative_float,
     "cfe_ratio": _share,
     "log_level": _level,
+    "budget_kgco2e": _positive_float,
+    "budget_kwh": _positive_float,
+    "budget_action": _budget_action,
+    "budget_warn_ratio": _open_ratio,
+    "budget_grace_s": _non_negative_float,
+    "prediction_warmup_ratio": _warmup_ratio,
 }
 
 SETTINGS_TABLE: tuple[SettingDoc, ...] = (
@@ -237,6 +280,27 @@ SETTINGS_TABLE: tuple[SettingDoc, ...] = (
         "Market-based figure: carbon-free energy share of the supply.",
     ),
     SettingDoc("log_level", "DEBUG|INFO|WARNING|ERROR", "WARNING", "carbonlens log level."),
+    SettingDoc("budget_kgco2e", "kg > 0", "unset", "Emissions budget of each run, kgCO2e."),
+    SettingDoc("budget_kwh", "kWh > 0", "unset", "Facility-energy budget of each run, kWh."),
+    SettingDoc(
+        "budget_action",
+        "|".join(BUDGET_ACTIONS),
+        "warn",
+        "What a run does at 100 % of a run or project budget.",
+    ),
+    SettingDoc("budget_warn_ratio", "0 < ratio < 1", "0.8", "Share of a budget at which to warn."),
+    SettingDoc(
+        "budget_grace_s",
+        "seconds >= 0",
+        "10",
+        "`terminate`: wait between SIGTERM and SIGKILL.",
+    ),
+    SettingDoc(
+        "prediction_warmup_ratio",
+        "0 <= ratio < 1",
+        "0.1",
+        "Share of a run's steps left out of the prediction as warm-up.",
+    ),
 )
 
 

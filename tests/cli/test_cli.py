@@ -334,3 +334,86 @@ def test_intensity_commands_are_part_of_the_main_command(env: dict[str, str]) ->
     assert doc["intensity_g_per_kwh"] == pytest.approx(41.44) and doc["year"] == 2025
     bad = carbonlens("intensity", "show", "Frnace", env=env)
     assert bad.returncode == 2 and "did you mean FR" in bad.stderr
+
+
+@pytest.mark.slow
+def test_budget_stops_the_command_and_says_why(env: dict[str, str]) -> None:
+    # the modelled CPU + RAM of this machine draw several watts even idle: 36 J
+    # (0.00001 kWh) is spent within seconds, then SIGTERM ends the sleeping child
+    result = carbonlens(
+        "run",
+        "--budget",
+        "0.00001kWh",
+        "--interval",
+        "0.2",
+        "--json",
+        "--",
+        PY,
+        "-c",
+        "import time; time.sleep(60)",
+        env={**env, "CARBONLENS_BUDGET_GRACE_S": "2"},
+        timeout=60,
+    )
+    assert result.returncode == 128 + signal.SIGTERM, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["status"] == "interrupted"
+    assert doc["stop_reason"] and "budget" in doc["stop_reason"]
+    assert doc["facility_energy_kwh"] >= 0.00001
+
+
+def test_zero_budget_is_refused(env: dict[str, str]) -> None:
+    result = carbonlens("run", "--budget", "0kg", "--", PY, "-c", "pass", env=env)
+    assert result.returncode == 2 and "budget" in result.stderr
+
+
+def test_deadline_waits_for_the_planned_start_and_keeps_the_plan(env: dict[str, str]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from carbonlens.testing.intensity_server import IntensityServer, LoggedRequest, Reply
+
+    def rising(request: LoggedRequest) -> Reply:
+        # cleanest now, dirtier every hour: the plan starts at once
+        start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        rows = [
+            {"carbonIntensity": 100 + 50 * i, "datetime": (start + timedelta(hours=i)).isoformat()}
+            for i in range(int(request.param("horizonHours", "24")))
+        ]
+        return Reply(json={"zone": request.param("zone"), "forecast": rows})
+
+    with IntensityServer() as server:
+        server.route("/v3/carbon-intensity/forecast", rising)
+        live = {
+            **env,
+            "CARBONLENS_ELECTRICITYMAPS_TOKEN": server.em_token,
+            "CARBONLENS_ELECTRICITYMAPS_URL": server.url,
+            "XDG_CACHE_HOME": env["XDG_STATE_HOME"],
+        }
+        result = carbonlens(
+            "run",
+            "--country",
+            "DE",
+            "--intensity-provider",
+            "electricitymaps",
+            "--deadline",
+            "6h",
+            "--expected-duration",
+            "1h",
+            "--json",
+            "--",
+            PY,
+            "-c",
+            "pass",
+            env=live,
+        )
+    assert result.returncode == 0, result.stderr
+    assert "planned" in result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["schedule"]["plan"]["resumes"] == 0
+    assert doc["schedule"]["planned_g_per_kwh"] == pytest.approx(100.0, rel=0.5)
+
+
+def test_deadline_without_a_forecast_is_explained(env: dict[str, str]) -> None:
+    result = carbonlens(
+        "run", "--deadline", "6h", "--expected-duration", "1h", "--", PY, "-c", "pass", env=env
+    )
+    assert result.returncode == 2 and "needs a forecast" in result.stderr

@@ -183,7 +183,7 @@ def _equivalences(total_g: float) -> str:
         factor = f"{f.unit_g / G_PER_KG:g} kgCO2e per {f.unit}"
         rows.append((f"{number_text(e.quantity)} × {f.unit}", f.description, factor, source))
     lead = f"<h3>Equivalences</h3><p>{escape(mass_text(total_g))} CO2e is about:</p>"
-    return lead + _table(("equals", "what", "factor", "source"), rows, numeric=1)
+    return lead + _table(("equals", "what", "factor", "source"), rows, numeric=0)
 
 
 def _cut(cut: Cut) -> str:
@@ -218,7 +218,7 @@ def _methods(report: RunReport) -> str:
     )
 
 
-def _run_section(run: HtmlRun) -> str:
+def run_section(run: HtmlRun) -> str:
     report, info = run.report, run.report.info
     partial = ""
     if info.status is not RunStatus.FINISHED:
@@ -291,7 +291,7 @@ def render_html(runs: Sequence[HtmlRun], *, generated_at: datetime | None = None
             f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>",
             f"<h1>{escape(title)}</h1>",
             *body,
-            *(_run_section(run) for run in runs),
+            *(run_section(run) for run in runs),
             f"<footer class=muted><p>{escape(footer)}</p></footer>",
             "</body></html>",
             "",

@@ -6,6 +6,7 @@ The schema is documented in docs/json.md; `schema` names its version.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from carbonlens.estimate.embodied import amortised_g
@@ -96,6 +97,48 @@ def _market(report: RunReport) -> dict[str, Any] | None:
     }
 
 
+def _edge(value: Any) -> Any:
+    """A settings section in the units of this format: keys ending `_g` become
+    `_gco2e`, keys ending `_j` become `_kwh` (the value converted)."""
+    if isinstance(value, list):
+        return [_edge(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for key, item in value.items():
+        if key.endswith("_g"):
+            key = key[:-2] + "_gco2e"
+        elif key.endswith("_j"):
+            key, item = key[:-2] + "_kwh", _kwh(item)
+        out[key] = _edge(item)
+    return out
+
+
+def _evaluation(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Metrics, budget, prediction and benchmark results (docs/evaluate.md)."""
+    return {
+        "metrics": settings.get("metrics", {}),
+        "budget": _edge(settings.get("budget")),
+        "prediction": _edge(settings.get("prediction")),
+        "stop_reason": settings.get("stop_reason"),
+        "benchmark": settings.get("benchmark"),
+    }
+
+
+def _schedule(report: RunReport) -> dict[str, Any] | None:
+    """The plan a `run --deadline` waited for, and the intensity the run achieved."""
+    plan = report.info.settings.get("schedule_plan")
+    if not plan:
+        return None
+    facility_kwh = kwh_from_j(report.facility_energy_j)
+    achieved = report.operational_g / facility_kwh if facility_kwh > 0 else None
+    return {
+        "plan": plan,
+        "planned_g_per_kwh": plan.get("plan_g_per_kwh"),
+        "achieved_g_per_kwh": achieved,
+    }
+
+
 def report_to_dict(report: RunReport) -> dict[str, Any]:
     """Every figure of a run report, with units in key names."""
     duration_s = report.duration_s
@@ -155,6 +198,8 @@ def report_to_dict(report: RunReport) -> dict[str, Any]:
         ],
         "sensors": report.info.settings.get("sensors", {}),
         "probes": report.info.settings.get("probes", []),
+        **_evaluation(report.info.settings),
+        "schedule": _schedule(report),
         "notes": list(report.notes),
         "store": report.store_location,
     }

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import shlex
 import signal
 import subprocess
@@ -196,7 +197,9 @@ def forecast_series(
     from carbonlens.intensity.chain import FallbackChain
     from carbonlens.intensity.providers import provider_from_env
 
-    hours = (deadline - now).total_seconds() / 3600
+    # forecasts come in whole periods from the current one: ask for one more hour so
+    # the last, partly covered period reaches the deadline
+    hours = math.ceil((deadline - now).total_seconds() / 3600) + 1
     with FallbackChain([provider_from_env(provider, env)], fallback=None, now=lambda: now) as chain:
         return chain.forecast(location, hours).value
 

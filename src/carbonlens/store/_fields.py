@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from carbonlens.errors import StoreError
 from carbonlens.records import Channel, Component, Method, RunInfo, RunStatus, Sample
+from carbonlens.store.base import Budget, BudgetKind, BudgetPeriod, MetricPoint
 
 _AMBIGUOUS_SHOWN = 10
 
@@ -110,6 +111,36 @@ def sample_from_fields(fields: FieldSource) -> Sample:
         duration_s=fields["duration_s"],
         energy_j=fields["energy_j"],
         process_energy_j=fields["process_energy_j"],
+    )
+
+
+def metric_fields(point: MetricPoint) -> dict[str, Any]:
+    """The fields of a metric point (without its run id)."""
+    return {"name": point.name, "step": point.step, "value": point.value, "t_s": point.t_s}
+
+
+def metric_from_fields(fields: FieldSource) -> MetricPoint:
+    """Rebuild a metric point from `metric_fields` output."""
+    return MetricPoint(fields["name"], fields["step"], fields["value"], fields["t_s"])
+
+
+def budget_fields(budget: Budget) -> dict[str, Any]:
+    """The fields of a budget; the kind and period as their text values."""
+    return {
+        "project": budget.project,
+        "kind": budget.kind.value,
+        "amount": budget.amount,
+        "period": budget.period.value,
+    }
+
+
+def budget_from_fields(fields: FieldSource) -> Budget:
+    """Rebuild a budget from `budget_fields` output."""
+    return Budget(
+        fields["project"],
+        BudgetKind(fields["kind"]),
+        fields["amount"],
+        BudgetPeriod(fields["period"]),
     )
 
 

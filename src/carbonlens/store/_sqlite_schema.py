@@ -36,6 +36,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " name TEXT NOT NULL, start_t_s DOUBLE PRECISION NOT NULL, end_t_s DOUBLE PRECISION,"
         " PRIMARY KEY (run_id, name, start_t_s))",
     ),
+    (  # 2: metrics of runs (step-indexed) and budgets of projects
+        "CREATE TABLE metrics (run_id TEXT NOT NULL REFERENCES runs (run_id),"
+        " name TEXT NOT NULL, step INTEGER NOT NULL, value DOUBLE PRECISION NOT NULL,"
+        " t_s DOUBLE PRECISION NOT NULL, PRIMARY KEY (run_id, name, step))",
+        "CREATE TABLE budgets (project TEXT NOT NULL, kind TEXT NOT NULL,"
+        " amount DOUBLE PRECISION NOT NULL, period TEXT NOT NULL, PRIMARY KEY (project, kind))",
+    ),
 )
 """Schema migrations in order: entry i (a list of statements) brings version i to i + 1."""
 

@@ -1,12 +1,60 @@
-"""The store contract: runs, their samples and windows, written as a run goes."""
+"""The store contract: runs, their samples, windows and metrics, written as a run
+goes; and the budgets of projects."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from carbonlens.records import RunInfo, RunStatus, Sample, Window
+
+
+@dataclass(frozen=True, slots=True)
+class MetricPoint:
+    """One value of a named metric of a run (`accuracy`, `loss`, ...), at a step.
+
+    `value` is in the metric's own unit (a quality metric has none; a benchmark's
+    figures say theirs in the name, e.g. `latency_p95_s`); `t_s` is when it was
+    logged, in seconds since the run started. A run keeps one value per
+    (name, step): logging the same step again replaces it.
+    """
+
+    name: str
+    step: int
+    value: float
+    t_s: float
+
+
+class BudgetKind(StrEnum):
+    """What a budget limits, named by the unit of its amount."""
+
+    EMISSIONS = "kgco2e"
+    """Total emissions (operational + embodied), kilograms CO2e."""
+    ENERGY = "kwh"
+    """Facility energy (IT energy x PUE), kilowatt-hours."""
+
+
+class BudgetPeriod(StrEnum):
+    """Which runs of a project count against its budget."""
+
+    MONTH = "month"
+    """Runs started in the current calendar month (UTC)."""
+    TOTAL = "total"
+    """Every run of the project."""
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """A project's limit of one kind: `amount` is in the unit `kind` names (kg CO2e or
+    kWh, as the user gave it), over `period`. A project has at most one per kind."""
+
+    project: str
+    kind: BudgetKind
+    amount: float
+    period: BudgetPeriod
 
 
 class Store(Protocol):
@@ -19,6 +67,12 @@ class Store(Protocol):
     per channel summing all of a run's samples (latest `t_s`, summed durations and
     energies; process energy summed over the samples that have one, None if none
     has), for listings that need totals only.
+
+    `log_metrics` adds metric points to a run (one per name and step; a later
+    point replaces an earlier one with the same name and step) and `metrics`
+    returns them ordered by name, then step. `set_budget` replaces the project's
+    budget of the same kind; `clear_budget` removes it (False if there was none);
+    `budgets` lists them ordered by project, then kind.
     """
 
     location: str
@@ -54,5 +108,15 @@ class Store(Protocol):
     def channel_sums(self, run_id: str) -> list[Sample]: ...
 
     def windows(self, run_id: str) -> list[Window]: ...
+
+    def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None: ...
+
+    def metrics(self, run_id: str) -> list[MetricPoint]: ...
+
+    def set_budget(self, budget: Budget) -> None: ...
+
+    def clear_budget(self, project: str, kind: BudgetKind) -> bool: ...
+
+    def budgets(self, project: str | None = None) -> list[Budget]: ...
 
     def close(self) -> None: ...

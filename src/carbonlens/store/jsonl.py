@@ -6,7 +6,11 @@ Each write appends one JSON object on its own line, then flushes and fsyncs:
 * `{"type": "samples", "run_id": ..., "at": <UTC>, "samples": [<sample fields>, ...]}`;
 * `{"type": "window", "run_id": ..., "name": ..., "start_t_s": ..., "end_t_s": ...}`;
 * `{"type": "finish", "run_id": ..., "status": ..., "ended_at": ..., "duration_s": ...}`,
-  with `"settings"` when the run's settings were replaced at the end.
+  with `"settings"` when the run's settings were replaced at the end;
+* `{"type": "metrics", "run_id": ..., "metrics": [{"name": ..., "step": ..., "value": ...,
+  "t_s": ...}, ...]}`: a later point with the same name and step replaces an earlier one;
+* `{"type": "budget", "project": ..., "kind": ..., "amount": ..., "period": ...}`: sets a
+  project's budget of that kind; `amount` and `period` null remove it.
 
 Field names match the SQLite columns; datetimes are ISO-8601 UTC text and floats
 round-trip exactly. The `at` of the latest `run`/`samples` line is the run's
@@ -31,7 +35,11 @@ from typing import IO, Any
 from carbonlens.errors import StoreError
 from carbonlens.records import RunInfo, RunStatus, Sample, Window
 from carbonlens.store._fields import (
+    budget_fields,
+    budget_from_fields,
     from_utc_text,
+    metric_fields,
+    metric_from_fields,
     pick_run_id,
     run_fields,
     run_from_fields,
@@ -42,10 +50,11 @@ from carbonlens.store._fields import (
     utc_now,
 )
 from carbonlens.store._liveness import DEFAULT_STALE_AFTER_S, is_abandoned
+from carbonlens.store.base import Budget, BudgetKind, MetricPoint
 
 logger = logging.getLogger(__name__)
 
-_TYPES = frozenset({"run", "samples", "window", "finish"})
+_TYPES = frozenset({"run", "samples", "window", "finish", "metrics", "budget"})
 
 
 @dataclass
@@ -56,10 +65,11 @@ class _RunState:
     heartbeat_at: datetime
     samples: list[Sample] = field(default_factory=list)
     windows: dict[tuple[str, float], Window] = field(default_factory=dict)
+    metrics: dict[tuple[str, int], MetricPoint] = field(default_factory=dict)
 
 
 class JsonlStore:
-    """Runs kept as JSON lines in one file; implements `store.base.Store`.
+    """Runs and budgets kept as JSON lines in one file; implements `store.base.Store`.
 
     Args:
         path: The file; it and missing parent directories are created, and an
@@ -86,6 +96,7 @@ class JsonlStore:
         self._clock = clock
         self._lock = threading.Lock()
         self._runs: dict[str, _RunState] = {}
+        self._budgets: dict[tuple[str, str], Budget] = {}
         self._offset = 0
         self._line_no = 0
         try:
@@ -199,6 +210,41 @@ class JsonlStore:
             windows = [] if state is None else list(state.windows.values())
         return sorted(windows, key=lambda window: (window.start_t_s, window.name))
 
+    def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None:
+        """Add metric points to a run; one per (name, step), the later one wins."""
+        record = {"type": "metrics", "run_id": run_id}
+        self._append_for_run(run_id, record | {"metrics": [metric_fields(p) for p in points]})
+
+    def metrics(self, run_id: str) -> list[MetricPoint]:
+        """A run's metric points ordered by name, then step ([] for an unknown run)."""
+        with self._lock:
+            self._refresh()
+            state = self._runs.get(run_id)
+            points = [] if state is None else list(state.metrics.values())
+        return sorted(points, key=lambda point: (point.name, point.step))
+
+    def set_budget(self, budget: Budget) -> None:
+        """Set a project's budget of one kind, replacing the one it had."""
+        with self._lock:
+            self._append({"type": "budget", **budget_fields(budget)})
+
+    def clear_budget(self, project: str, kind: BudgetKind) -> bool:
+        """Remove a project's budget of one kind; False if it had none."""
+        with self._lock:
+            self._refresh()
+            if (project, kind.value) not in self._budgets:
+                return False
+            record = {"type": "budget", "project": project, "kind": kind.value}
+            self._append(record | {"amount": None, "period": None})
+            return True
+
+    def budgets(self, project: str | None = None) -> list[Budget]:
+        """The budgets of one project, or of all, ordered by project, then kind."""
+        with self._lock:
+            self._refresh()
+            found = [b for b in self._budgets.values() if project in (None, b.project)]
+        return sorted(found, key=lambda budget: (budget.project, budget.kind.value))
+
     def close(self) -> None:
         """Close the file; later writes raise StoreError. Closing twice is fine."""
         with self._lock:
@@ -279,6 +325,13 @@ class JsonlStore:
 
     def _apply(self, record: dict[str, Any]) -> None:
         kind = record["type"]
+        if kind == "budget":
+            key = (record["project"], record["kind"])
+            if record["amount"] is None:
+                self._budgets.pop(key, None)
+            else:
+                self._budgets[key] = budget_from_fields(record)
+            return
         if kind == "run":
             info = run_from_fields(record, record["tags"], record["settings"])
             self._runs.setdefault(info.run_id, _RunState(info, from_utc_text(record["at"])))
@@ -297,6 +350,9 @@ class JsonlStore:
         elif kind == "window":
             window = Window(record["name"], record["start_t_s"], record["end_t_s"])
             state.windows[(window.name, window.start_t_s)] = window
+        elif kind == "metrics":
+            for point in map(metric_from_fields, record["metrics"]):
+                state.metrics[(point.name, point.step)] = point
         else:
             ended_at = from_utc_text(record["ended_at"])
             state.info = replace(

@@ -27,7 +27,11 @@ from typing import Any
 from carbonlens.errors import StoreError
 from carbonlens.records import RunInfo, RunStatus, Sample, Window
 from carbonlens.store._fields import (
+    budget_fields,
+    budget_from_fields,
     from_utc_text,
+    metric_fields,
+    metric_from_fields,
     pick_run_id,
     run_fields,
     run_from_fields,
@@ -38,6 +42,7 @@ from carbonlens.store._fields import (
 )
 from carbonlens.store._liveness import DEFAULT_STALE_AFTER_S, is_abandoned
 from carbonlens.store._sqlite_schema import BUSY_TIMEOUT_S, connect
+from carbonlens.store.base import Budget, BudgetKind, MetricPoint
 
 _RUN_COLUMNS = (
     "run_id, project, name, kind, tags, host, pid, started_at, ended_at, duration_s, "
@@ -52,7 +57,7 @@ def _named(columns: str) -> str:
 
 
 class SqliteStore:
-    """Runs, samples and windows in one SQLite file; implements `store.base.Store`.
+    """Runs (samples, windows, metrics) and budgets in one SQLite file; implements `Store`.
 
     Args:
         path: The database file; missing parent directories are created.
@@ -247,6 +252,56 @@ class SqliteStore:
             (run_id,),
         )
         return [Window(name, start_t_s, end_t_s) for name, start_t_s, end_t_s in rows]
+
+    def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None:
+        """Add metric points to a run; one per (name, step), the later one wins."""
+        with self._transaction("log metrics") as conn:
+            if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
+                raise StoreError(f"no run {run_id!r} in {self.location}", path=self.location)
+            conn.executemany(
+                "INSERT INTO metrics (run_id, name, step, value, t_s)"
+                " VALUES (:run_id, :name, :step, :value, :t_s)"
+                " ON CONFLICT (run_id, name, step)"
+                " DO UPDATE SET value = excluded.value, t_s = excluded.t_s",
+                [{"run_id": run_id, **metric_fields(point)} for point in points],
+            )
+
+    def metrics(self, run_id: str) -> list[MetricPoint]:
+        """A run's metric points ordered by name, then step ([] for an unknown run)."""
+        rows = self._query(
+            "SELECT name, step, value, t_s FROM metrics WHERE run_id = ? ORDER BY name, step",
+            (run_id,),
+        )
+        return [metric_from_fields(row) for row in rows]
+
+    def set_budget(self, budget: Budget) -> None:
+        """Set a project's budget of one kind, replacing the one it had."""
+        with self._transaction("set budget") as conn:
+            conn.execute(
+                "INSERT INTO budgets (project, kind, amount, period)"
+                " VALUES (:project, :kind, :amount, :period)"
+                " ON CONFLICT (project, kind)"
+                " DO UPDATE SET amount = excluded.amount, period = excluded.period",
+                budget_fields(budget),
+            )
+
+    def clear_budget(self, project: str, kind: BudgetKind) -> bool:
+        """Remove a project's budget of one kind; False if it had none."""
+        with self._transaction("clear budget") as conn:
+            removed: int = conn.execute(
+                "DELETE FROM budgets WHERE project = ? AND kind = ?", (project, kind.value)
+            ).rowcount
+        return removed > 0
+
+    def budgets(self, project: str | None = None) -> list[Budget]:
+        """The budgets of one project, or of all, ordered by project, then kind."""
+        sql = "SELECT project, kind, amount, period FROM budgets"
+        params: tuple[Any, ...] = ()
+        if project is not None:
+            sql, params = sql + " WHERE project = ?", (project,)
+        return [
+            budget_from_fields(row) for row in self._query(sql + " ORDER BY project, kind", params)
+        ]
 
     def close(self) -> None:
         """Close the connection; later calls raise StoreError. Closing twice is fine."""

@@ -4,6 +4,8 @@ Setup errors that the user asked for explicitly (an unknown country, a sensor
 named but unavailable, a bad setting) raise at construction or `start()`; once
 running, nothing raises into the user's program: a failing sensor is a gap, a
 failing store switches to a fallback file, and `stop()` always returns a report.
+The one exception is opt-in: a budget with action `raise` raises `BudgetExceeded`
+at the next `checkpoint()` or `progress()` call, in the user's thread.
 """
 
 from __future__ import annotations
@@ -11,42 +13,39 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import math
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
-from carbonlens.accounting import RunReport, build_report, pricing_settings
+from carbonlens.accounting import RunReport, build_report
 from carbonlens.config import Settings, load_settings, with_overrides
-from carbonlens.errors import ConfigError, StoreError
-from carbonlens.records import Component, RunInfo, RunStatus, Sample, Window
-from carbonlens.sensors import Discovery, Host, Sensor, discover
-from carbonlens.store import (
-    default_fallback_dir,
-    default_store_path,
-    open_store,
-    store_path,
-    this_host,
-)
+from carbonlens.errors import ConfigError
+from carbonlens.records import RunInfo, RunStatus, Sample, Window
+from carbonlens.sensors import Discovery, Host, Sensor
+from carbonlens.store import this_host
 from carbonlens.store.base import Store
-from carbonlens.tracking import pricing
+from carbonlens.tracking import pricing, setup
 from carbonlens.tracking.attribution import Attribution
+from carbonlens.tracking.budget import BudgetExceeded, BudgetMonitor, ExceededHandler
 from carbonlens.tracking.clock import Clock, SystemClock
+from carbonlens.tracking.metrics import MetricLog
 from carbonlens.tracking.sampler import Sampler, ShareSource
 from carbonlens.tracking.writer import RunWriter
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 
-def _sensor_options(settings: Settings) -> dict[str, dict[str, Any]]:
-    cpu = {"tdp_w": settings.cpu_tdp_w, "power_w": settings.cpu_power_w}
-    ram = {"w_per_gb": settings.ram_w_per_gb}
-    return {
-        "cpu-tdp": {k: v for k, v in cpu.items() if v is not None},
-        "ram-model": {k: v for k, v in ram.items() if v is not None},
-    }
+_OWN_KEYS = frozenset({"notes", "intensity_series", "budget", "prediction", "stop_reason"})
+"""Run settings that `stop()` writes (besides `metrics`)."""
+
+
+def _started(value: T | None) -> T:
+    if value is None:
+        raise RuntimeError("tracker not started")
+    return value
 
 
 class Tracker:
@@ -70,12 +69,18 @@ class Tracker:
         root_pid: int | None = None,
         shares: ShareSource | None = None,
         kind: str = "run",
+        budget_kgco2e: float | None = None,
+        budget_kwh: float | None = None,
+        budget_action: str | None = None,
     ) -> None:
         """Configure a run; nothing is measured before `start()`.
 
         Keyword arguments override `settings` (default: `load_settings()`, i.e. config
         files and `CARBONLENS_*` variables). `store` is a path, a `sqlite:///` URL or a
-        `Store`. `host`, `clock` and `shares` are for tests.
+        `Store`. `host`, `clock` and `shares` are for tests. `budget_kgco2e` (kgCO2e,
+        total emissions) and `budget_kwh` (kWh, facility energy) limit this run;
+        `budget_action` (`warn`, `raise`, `terminate`) says what happens at 100 %
+        of it or of the project's budget (docs/evaluate.md#budgets).
 
         Raises:
             ConfigError: a setting has a bad value.
@@ -90,6 +95,9 @@ class Tracker:
             "pue": pue,
             "sensors": [s for s in sensors or () if isinstance(s, str)] or None,
             "store": None if store is None or not isinstance(store, str | Path) else str(store),
+            "budget_kgco2e": budget_kgco2e,
+            "budget_kwh": budget_kwh,
+            "budget_action": budget_action,
         }
         self.settings = with_overrides(settings or load_settings(), overrides)
         self.name = name or ""
@@ -97,18 +105,7 @@ class Tracker:
         self.kind = kind
         self.run_id = os.urandom(16).hex()
         self._location = pricing.resolve(self.settings)
-        if self.settings.store is not None:
-            store_path(self.settings.store)  # an unsupported URL fails here, not mid-run
-        if self.settings.intensity_provider is not None:
-            from carbonlens.tracking.live import check_provider
-
-            check_provider(self.settings.intensity_provider)
-        if None not in (self.settings.contractual_intensity_g_per_kwh, self.settings.cfe_ratio):
-            raise ConfigError(
-                "set either contractual_intensity_g_per_kwh or cfe_ratio for the market-based "
-                "figure, not both",
-                setting="cfe_ratio",
-            )
+        setup.check_settings(self.settings)
         self._given_sensors = [s for s in sensors or () if not isinstance(s, str)]
         self._store_arg = store if store is not None and not isinstance(store, str | Path) else None
         self._host = host or Host()
@@ -122,58 +119,14 @@ class Tracker:
         self._notes: list[str] = []
         self._listeners: list[Callable[[list[Sample]], None]] = []
         self._failed_listeners: set[int] = set()
+        self._monitor: BudgetMonitor | None = None
+        self._metrics = MetricLog()
+        self._annotations: dict[str, Any] = {}
         self.report: RunReport | None = None
 
-    def _open_store(self) -> Store | None:
-        if self._store_arg is not None:
-            return self._store_arg
-        path = self.settings.store or str(default_store_path(os.environ))
-        try:
-            store, message = open_store(path, fallback_dir=default_fallback_dir(os.environ))
-        except StoreError as exc:
-            log.warning("carbonlens: run not stored: %s", exc)
-            self._notes.append(f"run not stored: {exc}")
-            return None
-        if message:
-            log.warning("carbonlens: %s", message)
-            self._notes.append(message)
-        return store
-
-    def _discover(self) -> Discovery:
-        if self._given_sensors:
-            return Discovery(sensors=list(self._given_sensors))
-        forced = {}
-        if self.settings.cpu_power_w is not None:
-            forced = {Component.CPU: "cpu-tdp", Component.RAM: "ram-model"}
-        return discover(
-            self._host,
-            names=self.settings.sensors,
-            options=_sensor_options(self.settings),
-            forced=forced,
-        )
-
-    def _settings_record(self, price: pricing.Pricing) -> dict[str, Any]:
-        sensors = {s.name: s.assumptions() for s in self._discovery.sensors}
-        probes = [
-            {"sensor": p.sensor, "available": p.available, "reason": p.reason, "hint": p.hint}
-            for p in self._discovery.probes
-        ]
-        market = {
-            key: value
-            for key, value in (
-                ("contractual_g_per_kwh", self.settings.contractual_intensity_g_per_kwh),
-                ("cfe_ratio", self.settings.cfe_ratio),
-            )
-            if value is not None
-        }
-        return {
-            **pricing_settings(price.intensity, price.pue, price.embodied, price.notes),
-            "market": market or None,
-            "interval_s": self.settings.interval_s,
-            "location": self.settings.region or self.settings.country,
-            "sensors": sensors,
-            "probes": probes,
-        }
+    def _note(self, note: str | None) -> None:
+        if note:
+            self._notes.append(note)
 
     def start(self) -> Self:
         """Discover sensors, open the store and start sampling (again: a no-op)."""
@@ -182,7 +135,7 @@ class Tracker:
             return self
         from carbonlens.sensors.cpu_tdp import host_share_ratio
 
-        self._discovery = self._discover()
+        self._discovery = setup.discover_sensors(self.settings, self._host, self._given_sensors)
         channels = [(c.component, c.device) for s in self._discovery.sensors for c in s.channels()]
         price = pricing.choose(
             self.settings,
@@ -199,19 +152,96 @@ class Tracker:
             pid=os.getpid(),
             tags=self.tags,
             kind=self.kind,
-            settings=self._settings_record(price),
+            settings=setup.settings_record(self.settings, self._discovery, price),
         )
-        self._writer = RunWriter(self._open_store(), self._info, self._clock)
+        store, note = self._store_arg, None
+        if store is None:
+            store, note = setup.open_run_store(self.settings)
+        self._note(note)
+        self._monitor, note = setup.budget_monitor(
+            self.settings, price, store, self.run_id, self._info.started_at
+        )
+        self._note(note)
+        self.add_listener(self._monitor.observe)
+        self._writer = RunWriter(store, self._info, self._clock)
+        interval_s, note = setup.sampling_interval(self.settings, self._discovery.sensors)
+        self._note(note)
         shares = self._shares or Attribution(self._root_pid)
         self._sampler = Sampler(
             self._discovery.sensors,
             self._clock,
             self._on_samples,
             shares=shares,
-            interval_s=self._interval_s(),
+            interval_s=interval_s,
         )
         self._sampler.start()
         return self
+
+    def log_metric(self, name: str, value: float, step: int | None = None) -> None:
+        """Log a value of a named metric (`accuracy`, `loss`), stored with the run.
+
+        Args:
+            name: The metric's name.
+            value: A finite number, in the metric's own unit.
+            step: Integer >= 0; None means the metric's next step (0, 1, 2, ...).
+                Logging a step again replaces its value.
+
+        Raises:
+            ConfigError: A bad name, value or step.
+        """
+        point = self._metrics.point(name, value, step, _started(self._sampler).elapsed_s())
+        _started(self._writer).add_metrics([point])
+
+    def progress(self, step: int, total_steps: int) -> None:
+        """Report that `step` of `total_steps` is done; also a `checkpoint()`.
+
+        From these reports the tracker predicts the run's total energy and emissions
+        (stored with the run, with its error at the end) and warns when the
+        prediction exceeds a budget (docs/evaluate.md#prediction).
+
+        Raises:
+            ConfigError: Not integers with 0 <= step <= total_steps and total_steps > 0.
+            BudgetExceeded: See `checkpoint()`.
+        """
+        elapsed_s = _started(self._sampler).elapsed_s()
+        _started(self._monitor).progress(step, total_steps, elapsed_s)
+        self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """A safe point to stop: raises `BudgetExceeded` here, once, if a budget with
+        action `raise` was exceeded since; otherwise returns at once.
+
+        Call it between steps (a framework callback does); the sampler's thread
+        never raises into the program.
+        """
+        if self._monitor is not None:
+            self._monitor.checkpoint()
+
+    def on_budget_exceeded(self, handler: ExceededHandler) -> None:
+        """With action `terminate`, run `handler(error)` in its own thread when the run
+        exceeds a budget (at once if it already has); `carbonlens run` passes
+        `lambda error: budget.terminate_child(child, grace_s)`."""
+        _started(self._monitor).on_exceeded(handler)
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the budget stopped the run (raised or terminated), None if it did not."""
+        return None if self._monitor is None else self._monitor.stop_reason
+
+    def annotate(self, key: str, value: Any) -> None:
+        """Store a JSON-compatible `value` in the run's settings under `key` at `stop()`.
+
+        Raises:
+            ConfigError: `key` is one the tracker writes itself.
+        """
+        if key in _started(self._info).settings or key in _OWN_KEYS | {"metrics"}:
+            raise ConfigError(f"run setting {key!r} is written by the tracker", setting=key)
+        self._annotations[key] = value
+
+    @property
+    def info(self) -> RunInfo:
+        """The started run: its id, project and settings (intensity, PUE, sensors)."""
+        return _started(self._info)
 
     def add_listener(self, listener: Callable[[list[Sample]], None]) -> None:
         """Call `listener` with each sampling interval's samples, as they come.
@@ -223,7 +253,7 @@ class Tracker:
         self._listeners.append(listener)
 
     def _on_samples(self, samples: list[Sample]) -> None:
-        self._require_writer().append(samples)
+        _started(self._writer).append(samples)
         for listener in self._listeners:
             try:
                 listener(samples)
@@ -231,24 +261,6 @@ class Tracker:
                 if id(listener) not in self._failed_listeners:
                     self._failed_listeners.add(id(listener))
                     log.warning("carbonlens: listener %r failed: %s", listener, exc)
-
-    def _interval_s(self) -> float:
-        """The requested interval, shortened when a counter would wrap twice in it."""
-        limits = [
-            getattr(sensor, "max_poll_interval_s", math.inf) for sensor in self._discovery.sensors
-        ]
-        interval_s = min([self.settings.interval_s, *limits])
-        if interval_s < self.settings.interval_s:
-            self._notes.append(
-                f"sampling every {interval_s:.1f} s, not {self.settings.interval_s:g} s: "
-                "an energy counter could wrap more than once in the longer interval"
-            )
-        return interval_s
-
-    def _require_info(self) -> RunInfo:
-        if self._info is None:
-            raise RuntimeError("tracker not started")
-        return self._info
 
     @contextlib.contextmanager
     def window(self, name: str) -> Iterator[Window]:
@@ -262,27 +274,28 @@ class Tracker:
             yield start
         finally:
             sampler.tick()
-            self._require_writer().save_window(Window(name, start.start_t_s, sampler.last_tick_t_s))
+            _started(self._writer).save_window(Window(name, start.start_t_s, sampler.last_tick_t_s))
 
     def stop(self, status: RunStatus = RunStatus.FINISHED) -> RunReport:
         """Stop sampling, finalise the stored run and return its report."""
         if self.report is not None:
             return self.report
-        info = self._require_info()
-        writer = self._require_writer()
-        sampler = self._sampler
-        if sampler is None:
-            raise RuntimeError("tracker not started")
+        info = _started(self._info)
+        writer = _started(self._writer)
+        sampler = _started(self._sampler)
+        monitor = _started(self._monitor)
         sampler.stop()
         for sensor in self._discovery.sensors:
             with contextlib.suppress(Exception):
                 sensor.close()
         ended_at = self._clock.now()
         settings = {**info.settings, **self._live_settings(info.started_at, ended_at)}
+        settings |= self._annotations | monitor.record() | {"metrics": self._metrics.summary()}
         errors = sampler.read_errors.items()
         settings["notes"] = [
             *settings["notes"],
             *self._notes,
+            *monitor.notes,
             *(f"{name}: {n} failed read(s), left as gaps" for name, n in errors),
         ]
         final = dataclasses.replace(
@@ -310,13 +323,12 @@ class Tracker:
         self._notes.extend(live.notes)
         return {"intensity_series": live.settings} if live.settings else {}
 
-    def _require_writer(self) -> RunWriter:
-        if self._writer is None:
-            raise RuntimeError("tracker not started")
-        return self._writer
-
     def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        self.stop(RunStatus.FINISHED if exc_type is None else RunStatus.FAILED)
+        if exc_type is None:
+            self.stop(RunStatus.FINISHED)
+        else:  # stopped by its budget on purpose: interrupted, not failed
+            budget = issubclass(exc_type, BudgetExceeded)
+            self.stop(RunStatus.INTERRUPTED if budget else RunStatus.FAILED)

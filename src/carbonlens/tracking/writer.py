@@ -3,8 +3,10 @@
 Writes go to the store; the first failure switches to a fallback JSON-lines file
 (the message says where) and every later write goes there. What neither takes is
 kept in memory, so the run's report is still complete. Samples are queued and
-written at most every `FLUSH_S`, so sampling fast does not mean writing fast.
-Nothing here raises: failures become notes and one warning each.
+written at most every `FLUSH_S`, so sampling fast does not mean writing fast;
+metric points are queued too and written with the samples, on the sampler's
+thread, so logging a metric never waits for the store. Nothing here raises:
+failures become notes and one warning each.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import contextlib
 import logging
 import math
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 
 from carbonlens.records import RunInfo, RunStatus, Sample, Window
 from carbonlens.store import default_fallback_dir, open_fallback
-from carbonlens.store.base import Store
+from carbonlens.store.base import MetricPoint, Store
 from carbonlens.tracking.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,9 @@ class RunWriter:
         self._pending: list[Sample] = []
         self._unstored: list[Sample] = []
         self._unstored_windows: list[Window] = []
+        self._metrics: list[MetricPoint] = []
+        self._metrics_lock = threading.Lock()
+        self._unstored_metrics = 0
         self._flushed_at_s = -math.inf
         self.notes: list[str] = []
         self._write(lambda s: s.create_run(info))
@@ -72,14 +78,27 @@ class RunWriter:
         return True
 
     def append(self, samples: list[Sample], *, final: bool = False) -> None:
-        """Queue samples and write the queue when `FLUSH_S` has passed (or `final`)."""
+        """Queue samples and write the queue, and the queued metric points, when
+        `FLUSH_S` has passed (or `final`)."""
         self._pending.extend(samples)
         now_s = self._clock.monotonic()
-        if self._pending and (final or now_s - self._flushed_at_s >= FLUSH_S):
-            batch, self._pending = self._pending, []
+        if not (final or now_s - self._flushed_at_s >= FLUSH_S):
+            return
+        with self._metrics_lock:
+            points, self._metrics = self._metrics, []
+        if self._pending or points:
             self._flushed_at_s = now_s
+        if self._pending:
+            batch, self._pending = self._pending, []
             if not self._write(lambda s: s.append_samples(self._info.run_id, batch)):
                 self._unstored.extend(batch)
+        if points and not self._write(lambda s: s.log_metrics(self._info.run_id, points)):
+            self._unstored_metrics += len(points)
+
+    def add_metrics(self, points: Sequence[MetricPoint]) -> None:
+        """Queue metric points (any thread); they are written with the next samples."""
+        with self._metrics_lock:
+            self._metrics.extend(points)
 
     def save_window(self, window: Window) -> None:
         """Record a closed window."""
@@ -89,6 +108,8 @@ class RunWriter:
     def finish(self, status: RunStatus, info: RunInfo) -> None:
         """Write what is queued and the run's end, with its final settings."""
         self.append([], final=True)
+        if self._unstored_metrics:
+            self.notes.append(f"{self._unstored_metrics} metric point(s) could not be stored")
         if info.ended_at is not None and info.duration_s is not None:
             ended_at, duration_s = info.ended_at, info.duration_s
             self._write(

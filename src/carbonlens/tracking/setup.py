@@ -1,0 +1,145 @@
+"""What `Tracker` decides when it is built and started, as functions that return values.
+
+Settings checks, sensor discovery, the run's settings record, the store, the
+sampling interval and the budget monitor: each returns what it chose and the
+notes that explain it, so the tracker only wires them together.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from carbonlens.accounting import pricing_settings
+from carbonlens.config import Settings
+from carbonlens.errors import ConfigError, StoreError
+from carbonlens.estimate.embodied import amortised_g
+from carbonlens.records import Component
+from carbonlens.sensors import Discovery, Host, Sensor, discover
+from carbonlens.store import default_fallback_dir, default_store_path, open_store, store_path
+from carbonlens.store.base import Store
+from carbonlens.tracking.budget import BudgetMonitor
+from carbonlens.tracking.budget_limits import Limit, project_limits, run_limits
+from carbonlens.tracking.pricing import Pricing
+
+log = logging.getLogger(__name__)
+
+
+def check_settings(settings: Settings) -> None:
+    """Fail at construction for what would otherwise fail mid-run.
+
+    Raises:
+        StoreError: The store URL is of a kind carbonlens cannot write.
+        ConfigError: Both market-based settings, or an unknown live provider.
+    """
+    if settings.store is not None:
+        store_path(settings.store)
+    if settings.intensity_provider is not None:
+        from carbonlens.tracking.live import check_provider
+
+        check_provider(settings.intensity_provider)
+    if None not in (settings.contractual_intensity_g_per_kwh, settings.cfe_ratio):
+        raise ConfigError(
+            "set either contractual_intensity_g_per_kwh or cfe_ratio for the market-based "
+            "figure, not both",
+            setting="cfe_ratio",
+        )
+
+
+def sensor_options(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Options of the modelled sensors from settings (unset ones left out)."""
+    cpu = {"tdp_w": settings.cpu_tdp_w, "power_w": settings.cpu_power_w}
+    ram = {"w_per_gb": settings.ram_w_per_gb}
+    return {
+        "cpu-tdp": {k: v for k, v in cpu.items() if v is not None},
+        "ram-model": {k: v for k, v in ram.items() if v is not None},
+    }
+
+
+def discover_sensors(settings: Settings, host: Host, given: Sequence[Sensor]) -> Discovery:
+    """The sensors given, else those discovery finds (a fixed CPU power forces models)."""
+    if given:
+        return Discovery(sensors=list(given))
+    forced = {}
+    if settings.cpu_power_w is not None:
+        forced = {Component.CPU: "cpu-tdp", Component.RAM: "ram-model"}
+    return discover(host, names=settings.sensors, options=sensor_options(settings), forced=forced)
+
+
+def settings_record(settings: Settings, discovery: Discovery, price: Pricing) -> dict[str, Any]:
+    """The run's settings as stored at start: pricing, sensors and probes."""
+    sensors = {s.name: s.assumptions() for s in discovery.sensors}
+    probes = [
+        {"sensor": p.sensor, "available": p.available, "reason": p.reason, "hint": p.hint}
+        for p in discovery.probes
+    ]
+    market = {
+        key: value
+        for key, value in (
+            ("contractual_g_per_kwh", settings.contractual_intensity_g_per_kwh),
+            ("cfe_ratio", settings.cfe_ratio),
+        )
+        if value is not None
+    }
+    return {
+        **pricing_settings(price.intensity, price.pue, price.embodied, price.notes),
+        "market": market or None,
+        "interval_s": settings.interval_s,
+        "location": settings.region or settings.country,
+        "sensors": sensors,
+        "probes": probes,
+    }
+
+
+def open_run_store(settings: Settings) -> tuple[Store | None, str | None]:
+    """The store of the settings, or a fallback file, or none; and a note if not the first."""
+    path = settings.store or str(default_store_path(os.environ))
+    try:
+        store, message = open_store(path, fallback_dir=default_fallback_dir(os.environ))
+    except StoreError as exc:
+        log.warning("carbonlens: run not stored: %s", exc)
+        return None, f"run not stored: {exc}"
+    if message:
+        log.warning("carbonlens: %s", message)
+    return store, message
+
+
+def sampling_interval(settings: Settings, sensors: Sequence[Sensor]) -> tuple[float, str | None]:
+    """The requested interval (s), shortened when a counter would wrap twice in it."""
+    limits = [getattr(sensor, "max_poll_interval_s", math.inf) for sensor in sensors]
+    interval_s = min([settings.interval_s, *limits])
+    if interval_s < settings.interval_s:
+        return interval_s, (
+            f"sampling every {interval_s:.1f} s, not {settings.interval_s:g} s: "
+            "an energy counter could wrap more than once in the longer interval"
+        )
+    return interval_s, None
+
+
+def budget_monitor(
+    settings: Settings, price: Pricing, store: Store | None, run_id: str, now: datetime
+) -> tuple[BudgetMonitor, str | None]:
+    """The monitor of the run's budgets (its own, and its project's from `store`),
+    priced like the report; and a note if the project's budgets could not be read."""
+    limits: list[Limit] = run_limits(settings)
+    note = None
+    if store is not None:
+        try:
+            limits += project_limits(store, settings.project, now, exclude_run_id=run_id)
+        except StoreError as exc:
+            note = f"project budget not checked: {exc}"
+            log.warning("carbonlens: %s", note)
+    monitor = BudgetMonitor(
+        limits,
+        action=settings.budget_action,
+        warn_ratio=settings.budget_warn_ratio,
+        pue_ratio=price.pue.pue_ratio,
+        intensity_g_per_kwh=price.intensity.intensity_g_per_kwh,
+        embodied_g_per_s=sum(amortised_g(share, 1.0) for share in price.embodied),
+        warmup_ratio=settings.prediction_warmup_ratio,
+    )
+    return monitor, note
