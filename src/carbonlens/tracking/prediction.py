@@ -27,7 +27,6 @@ evaluation phase) that has not happened yet.
 from __future__ import annotations
 
 import math
-import statistics
 from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Final
@@ -129,7 +128,9 @@ class StepPredictor:
         edges = [s0 + (s1 - s0) * k / batches for k in range(batches + 1)]
         at = [_interpolate(steps, energies, edge) for edge in edges]
         rates = [(at[k + 1] - at[k]) / (edges[k + 1] - edges[k]) for k in range(batches)]
-        half = _T_975[batches - 2] * statistics.stdev(rates) / math.sqrt(batches)
+        from statistics import stdev  # lazy: only once there is enough progress
+
+        half = _T_975[batches - 2] * stdev(rates) / math.sqrt(batches)
         remaining = max(0.0, self.total_steps - s1)
         return Prediction(
             at_step=int(s1),
