@@ -26,6 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "testing": BASE | {"testing", "sensors", "tracking"},
     "schedule": BASE | {"schedule", "intensity", "estimate", "store"},
     "evaluate": BASE | {"evaluate", "tracking", "store", "accounting"},
+    "serving": BASE | {"serving", "store", "estimate"},
     "integrations": BASE
     | {"integrations", "tracking", "report", "store", "sensors", "accounting", "estimate"},
     "dashboard": BASE

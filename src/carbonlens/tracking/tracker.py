@@ -228,6 +228,16 @@ class Tracker:
         """Why the budget stopped the run (raised or terminated), None if it did not."""
         return None if self._monitor is None else self._monitor.stop_reason
 
+    def elapsed_s(self) -> float:
+        """Seconds since the run started on the tracker's monotonic clock.
+
+        This is the time base of `Sample.t_s`; serving attribution stamps
+        requests with it.
+        """
+        if self._sampler is None:
+            raise RuntimeError("tracker not started")
+        return self._sampler.elapsed_s()
+
     def annotate(self, key: str, value: Any) -> None:
         """Store a JSON-compatible `value` in the run's settings under `key` at `stop()`.
 
