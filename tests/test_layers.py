@@ -20,7 +20,8 @@ ALLOWED: dict[str, set[str]] = {
     "intensity": BASE | {"intensity"},
     "estimate": BASE | {"estimate"},
     "store": BASE | {"store"},
-    "report": BASE | {"report", "store", "estimate", "accounting"},
+    # report and dashboard read evaluate's pure ranking (pareto, leaderboard) only
+    "report": BASE | {"report", "store", "estimate", "accounting", "evaluate"},
     "accounting": BASE | {"estimate", "intensity", "report"},
     "tracking": BASE | {"tracking", "sensors", "intensity", "estimate", "store", "accounting"},
     "testing": BASE | {"testing", "sensors", "tracking"},
@@ -31,6 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     | {"integrations", "tracking", "report", "store", "sensors", "accounting", "estimate"},
     "dashboard": BASE
     | {"dashboard", "report", "store", "accounting", "estimate", "intensity", "tracking"}
+    | {"evaluate"}
     | {"_cli_common"},
 }
 
@@ -66,3 +68,15 @@ def test_module_imports_only_what_its_layer_may(path: Path) -> None:
 
 def test_every_layer_has_modules() -> None:
     assert {_layer(p) for p in MODULES} == set(ALLOWED)
+
+
+def test_readers_use_only_the_pure_ranking_of_evaluate() -> None:
+    pure = {"carbonlens.evaluate.pareto", "carbonlens.evaluate.leaderboard"}
+    for path in MODULES:
+        if _layer(path) not in ("report", "dashboard"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "carbonlens.evaluate"
+            ):
+                assert node.module in pure, f"{path.relative_to(SRC)} imports {node.module}"

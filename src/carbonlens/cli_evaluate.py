@@ -225,6 +225,12 @@ def bench_command(
 @click.option("--leaderboard", "fmt", type=click.Choice(FORMATS), help="Print the leaderboard.")
 @click.option("--store", help="Store path or sqlite:/// URL.")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON on stdout.")
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Also write the comparison as a self-contained HTML page: Pareto plot and ranking.",
+)
 @carbonlens_errors
 def compare_command(
     project: str,
@@ -234,6 +240,7 @@ def compare_command(
     fmt: str | None,
     store: str | None,
     as_json: bool,
+    html_file: str | None,
 ) -> None:
     """Rank a project's runs on a metric against a cost: Pareto front and scores."""
     from carbonlens.evaluate.leaderboard import compare, document, export
@@ -243,6 +250,17 @@ def compare_command(
         ranking = compare(db, project, metric, cost, score)
     finally:
         db.close()
+    if html_file:
+        from carbonlens.report.html import render_comparison_html
+
+        page = render_comparison_html(
+            ranking, project=project, metric=metric, cost_label=f"{cost} ({COSTS[cost].unit})"
+        )
+        try:
+            with open(html_file, "w", encoding="utf-8") as out:
+                out.write(page)
+        except OSError as exc:
+            raise CliFailure(f"cannot write {html_file}: {exc.strerror}") from exc
     if as_json:
         print_json(document(ranking, project, metric, cost))
     elif fmt:

@@ -276,3 +276,18 @@ def test_importing_carbonlens_or_the_command_loads_no_web_package() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_project_page_plots_quality_against_energy(known: StoredRuns, client: TestClient) -> None:
+    from carbonlens.store.base import MetricPoint
+
+    known.store.log_metrics("a1111111llama", [MetricPoint("accuracy", 1, 0.9, 10.0)])
+    known.store.log_metrics("b2222222bert", [MetricPoint("accuracy", 1, 0.7, 10.0)])
+    page = client.get("/projects/paper")
+    assert page.status_code == 200
+    assert "Quality vs cost" in page.text
+    assert "accuracy vs energy (kWh): Pareto front" in page.text
+    assert page.text.count('<circle class="run"') == 2  # both on the front: none dominates
+    section = page.text.split("Quality vs cost", 1)[1].split("</svg>", 1)[0]
+    assert "<svg" in section and "<script" not in section
+    assert "Quality vs cost" not in client.get("/projects/xss").text  # no metric logged

@@ -285,3 +285,33 @@ def test_budget_show_without_budgets_and_clear_of_nothing(store_path: Path) -> N
     assert "no budgets in" in invoke(budget_group, "show").stdout
     result = invoke(budget_group, "clear", "--project", "vision")
     assert result.exit_code == 2 and "has no such budget" in result.stderr
+
+
+def test_compare_html_writes_a_page_with_the_pareto_plot(
+    runs: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "compare.html"
+    result = invoke(
+        compare_command, "--project", "vision", "--metric", "accuracy", "--html", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    assert "small" in result.stdout  # the table is still printed
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<svg" in page and "<script" not in page
+    assert "Content-Security-Policy" in page
+    assert page.count('class="run"') == 3  # small, large, wasteful; the others left out
+    assert page.count('class="run" ') == 3
+    assert "Left out" in page and "unscored" in page and "run failed" in page
+    assert page.index(">small<") < page.index(">large<") < page.index(">wasteful<")
+
+
+def test_compare_html_unwritable_file_is_a_usage_error(
+    runs: dict[str, str], tmp_path: Path
+) -> None:
+    target = tmp_path / "missing-dir" / "compare.html"
+    result = invoke(
+        compare_command, "--project", "vision", "--metric", "accuracy", "--html", str(target)
+    )
+    assert result.exit_code == 2
+    assert "cannot write" in result.stderr

@@ -7,7 +7,7 @@ Every route answers GET (and HEAD) only; the dashboard never writes a run.
 ``/runs/{run_id}``          a run: figures, plots, components, windows, how to cut it
 ``/runs/{run_id}/section``  the run's section alone (live update of a running run)
 ``/compare?run=ID&run=ID``  runs side by side
-``/projects/{project}``     a project: totals over time, budgets, its runs
+``/projects/{project}``     a project: totals over time, budgets, quality vs cost, its runs
 ``/api/runs``               the runs table as JSON (same filters as ``/``)
 ``/api/runs/{run_id}``      a run's report as JSON (the schema of docs/json.md)
 ``/api/live?run=ID``        current figures of runs, polled by pages of runs in progress
@@ -43,7 +43,7 @@ from carbonlens.dashboard import plots, queries
 from carbonlens.dashboard.security import Guard
 from carbonlens.errors import StoreError
 from carbonlens.records import RunStatus
-from carbonlens.report.html import HtmlRun, run_section
+from carbonlens.report.html import HtmlRun, pareto_chart, run_section
 from carbonlens.report.json import run_info_to_dict
 from carbonlens.report.text import duration_text, energy_text, mass_text
 from carbonlens.store import open_existing_store, store_path
@@ -221,20 +221,37 @@ class _Dashboard:
         name = request.path_params["project"]
         now = datetime.now(UTC)
 
-        def load(s: Store) -> tuple[queries.ProjectPage, list[str]] | str:
+        def load(
+            s: Store,
+        ) -> tuple[queries.ProjectPage, list[str], queries.QualityVsCost | None] | str:
             found = queries.project_page(s, name, now=now)
             if found is None:
                 known = ", ".join(queries.projects(s)) or "none yet"
                 return f"no runs or budgets in project {name!r}; projects: {known}"
-            return found, plots.project_charts(found)
+            return found, plots.project_charts(found), queries.quality_vs_cost(s, name)
 
         loaded = await self.read(load)
         if isinstance(loaded, str):
             return self.page(request, "error.html", 404, message=loaded, recent=[])
-        found, charts = loaded
+        found, charts, quality = loaded
         live = any(row.info.status is RunStatus.RUNNING for row in found.table.rows)
         shown = [Markup(svg) for svg in charts]
-        return self.page(request, "project.html", project=found, charts=shown, live=live)
+        pareto = (
+            Markup(
+                pareto_chart(quality.ranking, metric=quality.metric, cost_label=quality.cost_label)
+            )
+            if quality
+            else None
+        )
+        return self.page(
+            request,
+            "project.html",
+            project=found,
+            charts=shown,
+            live=live,
+            quality=quality,
+            pareto=pareto,
+        )
 
     async def api_runs(self, request: Request) -> Response:
         """`/api/runs`: the runs table as JSON."""

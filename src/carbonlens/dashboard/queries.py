@@ -17,6 +17,9 @@ from datetime import UTC, datetime
 from typing import Final
 
 from carbonlens.accounting import RunReport, build_report
+from carbonlens.errors import ConfigError
+from carbonlens.evaluate.leaderboard import COSTS, compare
+from carbonlens.evaluate.pareto import Ranking
 from carbonlens.records import RunInfo, RunStatus
 from carbonlens.report.cut import GridOption, how_to_cut
 from carbonlens.report.html import HtmlRun
@@ -320,6 +323,38 @@ def project_page(store: Store, project: str, *, now: datetime) -> ProjectPage | 
         Period(start, label, totals(reports)) for (start, label), reports in grouped.items()
     )
     return ProjectPage(project, table, periods, budgets)
+
+
+@dataclass(frozen=True, slots=True)
+class QualityVsCost:
+    """A project's finished runs ranked on one metric against facility energy.
+
+    Attributes:
+        metric: the metric (the first, by name, that a run of the project logged).
+        cost_label: the cost with its unit.
+        ranking: the ranked runs, the front marked, the others left out with why.
+    """
+
+    metric: str
+    cost_label: str
+    ranking: Ranking
+
+
+def quality_vs_cost(store: Store, project: str) -> QualityVsCost | None:
+    """The project's runs on their first metric (by name) against energy, or None
+    when no run logged a metric or no run could be ranked."""
+    names = sorted(
+        {p.name for info in store.list_runs(project=project) for p in store.metrics(info.run_id)}
+    )
+    if not names:
+        return None
+    try:
+        ranking = compare(store, project, names[0], "energy", "metric_per_cost")
+    except ConfigError:
+        return None
+    if not ranking.entries:
+        return None
+    return QualityVsCost(names[0], f"energy ({COSTS['energy'].unit})", ranking)
 
 
 def live_rows(store: Store, run_ids: Sequence[str]) -> list[RunRow]:

@@ -1,4 +1,4 @@
-"""Dependency-free SVG charts for the HTML report: lines, steps, bands and bars.
+"""Dependency-free SVG charts for the HTML report: lines, steps, bands, bars, scatters.
 
 Charts are static inline SVG: they need no JavaScript, no network and no
 plotting library, print as vectors, and keep a report of a days-long run to a
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from carbonlens.report.timeseries import Series
 
-__all__ = ["Band", "bar_chart", "line_chart", "nice_ticks"]
+__all__ = ["Band", "bar_chart", "line_chart", "nice_ticks", "scatter_chart"]
 
 PALETTE: Final = (
     "#1f77b4",
@@ -202,6 +202,107 @@ def bar_chart(title: str, bars: Sequence[tuple[str, float, str]], *, unit: str) 
             f'<rect x="{label_w}" y="{y + 3}" width="{width:.1f}" height="{_BAR_HEIGHT - 6}" '
             f'fill="{PALETTE[n % len(PALETTE)]}"/>'
             f'<text x="{label_w + width + 6:.1f}" y="{y + 15}">{escape(text)}</text></g>'
+        )
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def scatter_chart(
+    points: Sequence[tuple[str, float, float]],
+    *,
+    x_label: str,
+    y_label: str,
+    front: Sequence[bool],
+    title: str = "Quality vs cost",
+) -> str:
+    """An SVG scatter plot of runs with their Pareto front.
+
+    One circle per run: front runs filled and joined by a step line in order of
+    cost, dominated runs hollow. Each circle carries a `<title>` with the run's
+    label and values; front runs are also labelled beside their circle.
+
+    Args:
+        points: (label, x, y) per run, e.g. (run name, cost, metric).
+        x_label: x axis label with its unit (the cost).
+        y_label: y axis label (the quality metric).
+        front: per point, whether it is on the Pareto front.
+        title: the chart's title.
+
+    Returns:
+        The `<svg>` element as text.
+
+    Raises:
+        ValueError: `front` and `points` differ in length.
+    """
+    if len(front) != len(points):
+        raise ValueError("front needs one flag per point")
+    xs, ys = [x for _l, x, _y in points], [y for _l, _x, y in points]
+    x_ticks = nice_ticks(min(xs, default=0.0), max(xs, default=1.0))
+    y_ticks = nice_ticks(min(ys, default=0.0), max(ys, default=1.0))
+    x0, y0 = x_ticks[0], y_ticks[0]
+    x1 = x_ticks[-1] if x_ticks[-1] > x0 else x0 + (abs(x0) or 1.0)
+    y1 = y_ticks[-1] if y_ticks[-1] > y0 else y0 + (abs(y0) or 1.0)
+    legend = (
+        f'<circle cx="{_LEFT + 5}" cy="{_TITLE_HEIGHT + 7}" r="5" fill="{PALETTE[0]}"/>'
+        f'<text x="{_LEFT + 14}" y="{_TITLE_HEIGHT + 11}">Pareto front</text>'
+        f'<circle cx="{_LEFT + 115}" cy="{_TITLE_HEIGHT + 7}" r="5" fill="none" '
+        f'stroke="{PALETTE[1]}" stroke-width="1.5"/>'
+        f'<text x="{_LEFT + 124}" y="{_TITLE_HEIGHT + 11}">dominated</text>'
+    )
+    top = _TITLE_HEIGHT + _LEGEND_ROW + 6
+    plot_w, plot_h = _WIDTH - _LEFT - _RIGHT, _PLOT_HEIGHT
+
+    def px(x: float) -> float:
+        return _LEFT + (x - x0) / (x1 - x0) * plot_w
+
+    def py(y: float) -> float:
+        return top + plot_h - (y - y0) / (y1 - y0) * plot_h
+
+    out = [*_frame(title, top + plot_h + _BOTTOM), legend]
+    for tick in y_ticks:
+        out.append(
+            f'<line x1="{_LEFT}" x2="{_WIDTH - _RIGHT}" y1="{py(tick):.1f}" y2="{py(tick):.1f}" '
+            f'stroke="#e5e5e5"/><text x="{_LEFT - 6}" y="{py(tick) + 4:.1f}" '
+            f'text-anchor="end">{_tick(tick)}</text>'
+        )
+    out += [
+        f'<text x="{px(t):.1f}" y="{top + plot_h + 16}" text-anchor="middle">{_tick(t)}</text>'
+        for t in x_ticks
+    ]
+    out.append(
+        f'<text x="{_LEFT + plot_w / 2:.0f}" y="{top + plot_h + 34}" text-anchor="middle">'
+        f"{escape(x_label)}</text>"
+        f'<text transform="translate(14 {top + plot_h / 2:.0f}) rotate(-90)" '
+        f'text-anchor="middle">{escape(y_label)}</text>'
+    )
+    steps: list[tuple[float, float]] = []
+    for _label, x, y in sorted(
+        (p for p, on in zip(points, front, strict=True) if on), key=lambda p: (p[1], p[2])
+    ):
+        if steps:
+            steps.append((px(x), steps[-1][1]))
+        steps.append((px(x), py(y)))
+    if len(steps) > 1:
+        path = " ".join(f"{a:.1f},{b:.1f}" for a, b in steps)
+        out.append(
+            f'<polyline fill="none" stroke="{PALETTE[0]}" stroke-width="1.5" points="{path}">'
+            "<title>Pareto front</title></polyline>"
+        )
+    for (label, x, y), on in zip(points, front, strict=True):
+        tip = f"{label}: {x_label} {x:.4g}, {y_label} {y:.4g}" + ("" if on else " (dominated)")
+        style = (
+            f'fill="{PALETTE[0]}"'
+            if on
+            else f'fill="none" stroke="{PALETTE[1]}" stroke-width="1.5"'
+        )
+        name = (
+            f'<text x="{px(x) + 7:.1f}" y="{py(y) - 6:.1f}">{escape(_short(label))}</text>'
+            if on
+            else ""
+        )
+        out.append(
+            f'<g><title>{escape(tip)}</title><circle class="run" cx="{px(x):.1f}" '
+            f'cy="{py(y):.1f}" r="5" {style}/>{name}</g>'
         )
     out.append("</svg>")
     return "\n".join(out)

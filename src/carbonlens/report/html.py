@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Final
 
 from carbonlens._version import __version__
 from carbonlens.records import RunStatus, Sample
-from carbonlens.report.charts import Band, bar_chart, line_chart
+from carbonlens.report.charts import Band, bar_chart, line_chart, scatter_chart
 from carbonlens.report.equivalences import equivalences
 from carbonlens.report.methods import constants
 from carbonlens.report.paper import number_text
@@ -42,9 +42,10 @@ from carbonlens.units import G_PER_KG, kwh_from_j
 
 if TYPE_CHECKING:
     from carbonlens.accounting import RunReport
+    from carbonlens.evaluate.pareto import Ranking
     from carbonlens.report.cut import Cut
 
-__all__ = ["HtmlRun", "render_html"]
+__all__ = ["HtmlRun", "pareto_chart", "render_comparison_html", "render_html"]
 
 _CSP: Final = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 _STYLE: Final = """
@@ -282,6 +283,11 @@ def render_html(runs: Sequence[HtmlRun], *, generated_at: datetime | None = None
     stamp = (generated_at or datetime.now(UTC)).isoformat(timespec="seconds")
     footer = f"carbonlens {__version__} · generated {stamp} · store {first.store_location}"
     body = [_overview([r.report for r in runs])] if len(runs) > 1 else []
+    return _page(title, [*body, *(run_section(run) for run in runs)], footer)
+
+
+def _page(title: str, body: Sequence[str], footer: str) -> str:
+    """A self-contained document: CSP forbidding scripts and loads, style, escaped title."""
     return "\n".join(
         [
             "<!DOCTYPE html>",
@@ -291,9 +297,89 @@ def render_html(runs: Sequence[HtmlRun], *, generated_at: datetime | None = None
             f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>",
             f"<h1>{escape(title)}</h1>",
             *body,
-            *(run_section(run) for run in runs),
             f"<footer class=muted><p>{escape(footer)}</p></footer>",
             "</body></html>",
             "",
         ]
     )
+
+
+def pareto_chart(ranking: Ranking, *, metric: str, cost_label: str) -> str:
+    """The ranked runs as a scatter of `metric` against the cost, front marked.
+
+    Args:
+        ranking: the ranked runs (`evaluate.pareto.rank` or `evaluate.leaderboard.compare`).
+        metric: the quality metric's name (y axis).
+        cost_label: the cost with its unit (x axis), e.g. "energy (kWh)".
+
+    Returns:
+        The `<svg>` element as text.
+    """
+    entries = ranking.entries
+    return scatter_chart(
+        [
+            (e.point.label, float(e.point.cost or 0.0), float(e.point.metric or 0.0))
+            for e in entries
+        ],
+        x_label=cost_label,
+        y_label=metric,
+        front=[e.on_front for e in entries],
+        title=f"{metric} vs {cost_label}: Pareto front",
+    )
+
+
+def render_comparison_html(
+    ranking: Ranking,
+    *,
+    project: str,
+    metric: str,
+    cost_label: str,
+    generated_at: datetime | None = None,
+) -> str:
+    """The comparison of a project's runs as one self-contained document: the
+    scatter with its Pareto front, the ranked table and the runs left out.
+
+    Args:
+        ranking: the ranked runs.
+        project: the project's name (title).
+        metric: the quality metric's name.
+        cost_label: the cost with its unit, e.g. "energy (kWh)".
+        generated_at: the time stamped in the footer (default: now, UTC).
+
+    Returns:
+        The document text (UTF-8).
+    """
+    title = f"carbonlens comparison: {project}"
+    stamp = (generated_at or datetime.now(UTC)).isoformat(timespec="seconds")
+    rows = [
+        (
+            str(e.rank),
+            e.point.label,
+            f"{e.point.metric or 0.0:.4g}",
+            f"{e.point.cost or 0.0:.4g}",
+            f"{e.score:.4g}",
+            "front"
+            if e.on_front
+            else "dominated by " + ", ".join(key[:12] for key in e.dominated_by),
+        )
+        for e in ranking.entries
+    ]
+    body = [
+        f"<p>{escape(metric)} (higher is better) against {escape(cost_label)} "
+        f"(lower is better); score {escape(ranking.score)}: "
+        f"{escape(ranking.score_definition)}.</p>",
+        pareto_chart(ranking, metric=metric, cost_label=cost_label) if rows else "",
+        "<h2>Ranking</h2>",
+        _table(("rank", "run", metric, cost_label, ranking.score, "front"), rows, numeric=4)
+        if rows
+        else "<p>No run could be ranked.</p>",
+    ]
+    if ranking.excluded:
+        body += [
+            "<h2>Left out</h2>",
+            _table(
+                ("run", "run id", "reason"),
+                ((p.label, p.key, why) for p, why in ranking.excluded),
+            ),
+        ]
+    return _page(title, body, f"carbonlens {__version__} · generated {stamp}")
