@@ -24,7 +24,6 @@ from carbonlens._cli_common import CliFailure, carbonlens_errors, print_json
 if TYPE_CHECKING:
     from carbonlens.accounting import RunReport
     from carbonlens.records import RunInfo, Sample
-    from carbonlens.report.cut import GridOption
     from carbonlens.store.base import Store
 
 __all__ = ["export_command", "import_group", "report_command"]
@@ -129,18 +128,6 @@ def _write(text: str, output: Path | None) -> None:
     click.echo(f"wrote {output}", err=True)
 
 
-def _grid_options() -> list[GridOption]:
-    """The bundled cloud regions, as candidate grids for "how to cut it"."""
-    from carbonlens.intensity.table import LocationKind, annual_intensity, cloud_pue, list_locations
-    from carbonlens.report.cut import GridOption
-
-    return [
-        GridOption(loc.code, loc.name, annual_intensity(loc), cloud_pue(loc))
-        for loc in list_locations()
-        if loc.kind is LocationKind.CLOUD_REGION
-    ]
-
-
 def _place(code: str) -> str:
     from carbonlens.errors import CarbonLensError
     from carbonlens.intensity.table import resolve_location
@@ -152,10 +139,11 @@ def _place(code: str) -> str:
 
 
 def _html(reports: Sequence[RunReport], samples: dict[str, list[Sample]]) -> str:
+    from carbonlens.dashboard.queries import grid_options
     from carbonlens.report.cut import how_to_cut
     from carbonlens.report.html import HtmlRun, render_html
 
-    options = _grid_options()
+    options = grid_options()
     runs = []
     for r in reports:
         ss = samples[r.info.run_id]
