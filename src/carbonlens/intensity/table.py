@@ -316,7 +316,7 @@ def annual_intensity(location: ResolvedLocation) -> IntensityValue:
             )
         skipped.append(f"cloud region {code} has no grid value")
     zone = {LocationKind.CLOUD_REGION: location.zone, LocationKind.ZONE: code}.get(kind, "")
-    row = _zones().get(zone)
+    row = _zones().get(zone) if zone else None  # a country never reads the zone table
     if row is not None and (value := _value(row, code)) is not None:
         reason = f"zone {zone} → {_label(value.source)}, {value.year} (newest year in table)"
         return replace(value, reason="; ".join([*skipped, reason]))
