@@ -97,18 +97,24 @@ def _pue(name: str, value: object) -> float:
     return number
 
 
+def _one_of(choices: tuple[str, ...], *, upper: bool = False) -> Callable[[str, object], str]:
+    """A parser accepting one of `choices` (matched in their case, spaces stripped)."""
+
+    def parse(name: str, value: object) -> str:
+        text = str(value).strip()
+        text = text.upper() if upper else text.lower()
+        if text not in choices:
+            raise ConfigError(
+                f"setting {name!r} must be one of {', '.join(choices)}, got {value!r}",
+                setting=name,
+            )
+        return text
+
+    return parse
+
+
 PROVIDERS = ("carbon-aware-sdk", "electricitymaps", "uk-grid", "watttime")
 """Live intensity providers that `intensity_provider` may name."""
-
-
-def _provider(name: str, value: object) -> str:
-    text = str(value).strip().lower()
-    if text not in PROVIDERS:
-        raise ConfigError(
-            f"setting {name!r} must be one of {', '.join(PROVIDERS)}, got {value!r}",
-            setting=name,
-        )
-    return text
 
 
 def _share(name: str, value: object) -> float:
@@ -165,27 +171,8 @@ def _bool(name: str, value: object) -> bool:
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
-def _level(name: str, value: object) -> str:
-    text = str(value).upper()
-    if text not in _LEVELS:
-        raise ConfigError(
-            f"setting {name!r} must be one of {', '.join(_LEVELS)}, got {value!r}", setting=name
-        )
-    return text
-
-
 BUDGET_ACTIONS = ("warn", "raise", "terminate")
 """What a run does when it reaches its budget (docs/evaluate.md#budgets)."""
-
-
-def _budget_action(name: str, value: object) -> str:
-    text = str(value).strip().lower()
-    if text not in BUDGET_ACTIONS:
-        raise ConfigError(
-            f"setting {name!r} must be one of {', '.join(BUDGET_ACTIONS)}, got {value!r}",
-            setting=name,
-        )
-    return text
 
 
 def _open_ratio(name: str, value: object) -> float:
@@ -219,13 +206,13 @@ _PARSERS: Mapping[str, Callable[[str, object], Any]] = {
     "embodied": _bool,
     "lifetime_years": _positive_float,
     "host_share_ratio": _ratio,
-    "intensity_provider": _provider,
+    "intensity_provider": _one_of(PROVIDERS),
     "contractual_intensity_g_per_kwh": _non_negative_float,
     "cfe_ratio": _share,
-    "log_level": _level,
+    "log_level": _one_of(_LEVELS, upper=True),
     "budget_kgco2e": _positive_float,
     "budget_kwh": _positive_float,
-    "budget_action": _budget_action,
+    "budget_action": _one_of(BUDGET_ACTIONS),
     "budget_warn_ratio": _open_ratio,
     "budget_grace_s": _non_negative_float,
     "prediction_warmup_ratio": _warmup_ratio,

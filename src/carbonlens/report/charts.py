@@ -12,7 +12,7 @@ carries a `<title>` (a hover tooltip in browsers) with its label.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING, Final
@@ -100,6 +100,37 @@ def _legend(labels: Sequence[str]) -> tuple[list[str], int]:
     return items, row + 1 if labels else 0
 
 
+def _axes(
+    px: Callable[[float], float],
+    py: Callable[[float], float],
+    x_ticks: Sequence[float],
+    y_ticks: Sequence[float],
+    top: float,
+    plot_w: float,
+    plot_h: float,
+    x_label: str,
+    y_label: str,
+) -> list[str]:
+    """Grid lines, tick labels and axis titles shared by the line and scatter charts."""
+    out = [
+        f'<line x1="{_LEFT}" x2="{_WIDTH - _RIGHT}" y1="{py(tick):.1f}" y2="{py(tick):.1f}" '
+        f'stroke="#e5e5e5"/><text x="{_LEFT - 6}" y="{py(tick) + 4:.1f}" '
+        f'text-anchor="end">{_tick(tick)}</text>'
+        for tick in y_ticks
+    ]
+    out += [
+        f'<text x="{px(t):.1f}" y="{top + plot_h + 16}" text-anchor="middle">{_tick(t)}</text>'
+        for t in x_ticks
+    ]
+    out.append(
+        f'<text x="{_LEFT + plot_w / 2:.0f}" y="{top + plot_h + 34}" text-anchor="middle">'
+        f"{escape(x_label)}</text>"
+        f'<text transform="translate(14 {top + plot_h / 2:.0f}) rotate(-90)" '
+        f'text-anchor="middle">{escape(y_label)}</text>'
+    )
+    return out
+
+
 def line_chart(
     title: str,
     lines: Sequence[Series],
@@ -146,22 +177,7 @@ def line_chart(
             f'<text x="{left + 3:.1f}" y="{top + 12 + 12 * (n % 2)}">'
             f"{escape(_short(band.label))}</text></g>"
         )
-    for tick in y_ticks:
-        out.append(
-            f'<line x1="{_LEFT}" x2="{_WIDTH - _RIGHT}" y1="{py(tick):.1f}" y2="{py(tick):.1f}" '
-            f'stroke="#e5e5e5"/><text x="{_LEFT - 6}" y="{py(tick) + 4:.1f}" '
-            f'text-anchor="end">{_tick(tick)}</text>'
-        )
-    out += [
-        f'<text x="{px(t):.1f}" y="{top + plot_h + 16}" text-anchor="middle">{_tick(t)}</text>'
-        for t in x_ticks
-    ]
-    out.append(
-        f'<text x="{_LEFT + plot_w / 2:.0f}" y="{top + plot_h + 34}" text-anchor="middle">'
-        f"{escape(x_label)}</text>"
-        f'<text transform="translate(14 {top + plot_h / 2:.0f}) rotate(-90)" '
-        f'text-anchor="middle">{escape(y_label)}</text>'
-    )
+    out += _axes(px, py, x_ticks, y_ticks, top, plot_w, plot_h, x_label, y_label)
     for n, line in enumerate(shown):
         coords: list[tuple[float, float]] = []
         for x, y in line.points:
@@ -259,22 +275,7 @@ def scatter_chart(
         return top + plot_h - (y - y0) / (y1 - y0) * plot_h
 
     out = [*_frame(title, top + plot_h + _BOTTOM), legend]
-    for tick in y_ticks:
-        out.append(
-            f'<line x1="{_LEFT}" x2="{_WIDTH - _RIGHT}" y1="{py(tick):.1f}" y2="{py(tick):.1f}" '
-            f'stroke="#e5e5e5"/><text x="{_LEFT - 6}" y="{py(tick) + 4:.1f}" '
-            f'text-anchor="end">{_tick(tick)}</text>'
-        )
-    out += [
-        f'<text x="{px(t):.1f}" y="{top + plot_h + 16}" text-anchor="middle">{_tick(t)}</text>'
-        for t in x_ticks
-    ]
-    out.append(
-        f'<text x="{_LEFT + plot_w / 2:.0f}" y="{top + plot_h + 34}" text-anchor="middle">'
-        f"{escape(x_label)}</text>"
-        f'<text transform="translate(14 {top + plot_h / 2:.0f}) rotate(-90)" '
-        f'text-anchor="middle">{escape(y_label)}</text>'
-    )
+    out += _axes(px, py, x_ticks, y_ticks, top, plot_w, plot_h, x_label, y_label)
     steps: list[tuple[float, float]] = []
     for _label, x, y in sorted(
         (p for p, on in zip(points, front, strict=True) if on), key=lambda p: (p[1], p[2])
