@@ -388,9 +388,9 @@ def test_real_library_without_driver_is_unavailable(tmp_path: Path) -> None:
 
 
 def test_missing_linux_driver_is_reported_without_loading_pynvml(tmp_path: Path) -> None:
-    from carbonlens.sensors import nvml as nvml_module
+    from carbonlens.sensors._precheck import nvidia_driver_present
 
-    if sys.platform != "linux" or nvml_module._driver_present(Host(env={})):
+    if sys.platform != "linux" or nvidia_driver_present(Host(env={})):
         pytest.skip("an NVIDIA driver is present (or not Linux)")
     probe = NvmlSensor.probe(Host(procfs=tmp_path, env={}))
     assert not probe.available
@@ -399,7 +399,7 @@ def test_missing_linux_driver_is_reported_without_loading_pynvml(tmp_path: Path)
 
 
 def test_driver_presence_from_procfs_or_device_nodes(tmp_path: Path) -> None:
-    from carbonlens.sensors.nvml import _driver_present
+    from carbonlens.sensors._precheck import nvidia_driver_present as _driver_present
 
     dev = tmp_path / "dev"
     dev.mkdir()

@@ -13,6 +13,7 @@ from typing import Any
 
 from carbonlens.errors import SensorUnavailable
 from carbonlens.records import Component
+from carbonlens.sensors._precheck import PRECHECKS
 from carbonlens.sensors.base import Host, Probe, Sensor
 from carbonlens.sensors.registry import DEFAULT_PREFERENCE, load, sensor_specs
 
@@ -37,6 +38,10 @@ class Discovery:
 
 
 def _try_open(name: str, host: Host, options: Mapping[str, Any], found: Discovery) -> None:
+    precheck = PRECHECKS.get(name)
+    if precheck is not None and (ruled_out := precheck(host, options)) is not None:
+        found.probes.append(ruled_out)
+        return
     cls = load(name)
     probe = cls.probe(host)
     if not probe.available:

@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Final, Protocol, Self
 
 from carbonlens.errors import ConfigError, SensorReadError, SensorUnavailable
 from carbonlens.records import Channel, Component, Method, Reading
+from carbonlens.sensors._precheck import AMDSMI_INSTALL_HINT as INSTALL_HINT
 from carbonlens.sensors.base import Host, Probe
 
 _log = logging.getLogger(__name__)
@@ -35,10 +36,6 @@ AMDSMI_STATUS_NO_PERM: Final = 10
 AMDSMI_STATUS_INIT_ERROR: Final = 18
 AMDSMI_STATUS_DRIVER_NOT_LOADED: Final = 34
 
-INSTALL_HINT: Final = (
-    "pip install 'carbonlens[amd]' (the amdsmi package must match the installed ROCm; "
-    "ROCm also ships it in /opt/rocm/share/amd_smi)"
-)
 _HINTS: Final[Mapping[int, str]] = {
     AMDSMI_STATUS_DRIVER_NOT_LOADED: "the amdgpu kernel driver is not loaded: check `amd-smi`",
     AMDSMI_STATUS_FAIL_LOAD_MODULE: "libamd_smi.so could not be loaded: install ROCm",

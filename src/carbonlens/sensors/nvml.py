@@ -17,7 +17,6 @@ import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from carbonlens.errors import ConfigError, SensorReadError, SensorUnavailable
@@ -35,6 +34,11 @@ from carbonlens.sensors._nvml_lib import (
     NvmlLib,
     ProcessSample,
     PynvmlLib,
+)
+from carbonlens.sensors._precheck import (
+    NO_NVIDIA_DRIVER,
+    NO_NVIDIA_DRIVER_HINT,
+    nvidia_driver_present,
 )
 from carbonlens.sensors.base import Host, Probe
 
@@ -138,12 +142,8 @@ class NvmlSensor:
                 "(allowed: lib, devices, attribution)",
                 setting="sensors.nvml",
             )
-        if lib is None and sys.platform == "linux" and not _driver_present(host):
-            raise SensorUnavailable(
-                cls.name,
-                "no NVIDIA driver loaded (no /proc/driver/nvidia, /dev/nvidiactl or /dev/dxg)",
-                hint="install the NVIDIA driver; in a container, use the NVIDIA container toolkit",
-            )
+        if lib is None and sys.platform == "linux" and not nvidia_driver_present(host):
+            raise SensorUnavailable(cls.name, NO_NVIDIA_DRIVER, hint=NO_NVIDIA_DRIVER_HINT)
         nvml = lib if lib is not None else PynvmlLib()
         try:
             nvml.init()
@@ -305,12 +305,3 @@ def _shutdown_quietly(nvml: NvmlLib) -> None:
         nvml.shutdown()
     except NvmlError as exc:
         _log.debug("nvml: shutdown failed: %s", exc)
-
-
-def _driver_present(host: Host, dev: Path = Path("/dev")) -> bool:
-    """Whether a Linux NVIDIA driver is loaded (checked before importing pynvml)."""
-    return (
-        (host.procfs / "driver" / "nvidia").exists()
-        or (dev / "nvidiactl").exists()
-        or (dev / "dxg").exists()  # WSL 2
-    )

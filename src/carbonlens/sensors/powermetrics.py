@@ -30,6 +30,7 @@ from typing import Any, ClassVar, Final, Self
 
 from carbonlens.errors import ConfigError, SensorReadError, SensorUnavailable
 from carbonlens.records import Channel, Component, Method, Reading
+from carbonlens.sensors._precheck import not_macos
 from carbonlens.sensors.base import Host, Probe
 
 Runner = Callable[[Sequence[str], float], str]
@@ -150,7 +151,7 @@ class PowermetricsSensor:
         """Say whether powermetrics can be run here; cheap (does not run it), never raises."""
         mac = platform if platform is not None else MacPlatform.current()
         if mac.system != "Darwin":
-            return Probe(cls.name, False, f"not macOS ({mac.system}): powermetrics is macOS-only")
+            return Probe(cls.name, False, not_macos(mac.system))
         if mac.machine != "arm64":
             return Probe(
                 cls.name,

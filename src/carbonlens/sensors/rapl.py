@@ -37,6 +37,7 @@ from carbonlens.errors import (
 )
 from carbonlens.records import Channel, Component, Method, Reading
 from carbonlens.sensors._counter import counter_delta
+from carbonlens.sensors._precheck import NO_POWERCAP_HINT, no_rapl_zones, powercap_unlistable
 from carbonlens.sensors.base import Host, Probe
 
 logger = logging.getLogger(__name__)
@@ -51,11 +52,6 @@ _ENTRY_RE: Final = re.compile(
 )
 _PACKAGE_RE: Final = re.compile(r"^package-(?P<suffix>\d+(?:-die-\d+)?)$")
 _COMPONENT: Final = {"package": Component.CPU, "dram": Component.RAM, "psys": Component.SOC}
-_NO_POWERCAP_HINT: Final = (
-    "RAPL needs bare-metal Linux with the intel_rapl_msr module loaded "
-    "(`sudo modprobe intel_rapl_msr`); VMs rarely expose it, and a container needs the "
-    "host's /sys/class/powercap mounted. Without it CPU energy is modelled (cpu-tdp)."
-)
 
 
 def _read_uj(path: Path) -> int:
@@ -178,8 +174,8 @@ def _find_zones(root: Path, kinds: Sequence[str]) -> _Found:
     try:
         entries = sorted(p.name for p in root.iterdir())
     except OSError as exc:
-        found.reason = f"no powercap/RAPL: cannot list {root} ({exc.strerror or exc})"
-        found.hint = _NO_POWERCAP_HINT
+        found.reason = powercap_unlistable(root, exc)
+        found.hint = NO_POWERCAP_HINT
         return found
     by_type: dict[str, dict[tuple[int, ...], tuple[str, str]]] = {}  # ctype -> index -> entry, name
     for entry in entries:
@@ -193,8 +189,8 @@ def _find_zones(root: Path, kinds: Sequence[str]) -> _Found:
         index = tuple(int(part) for part in match["id"].split(":"))
         by_type.setdefault(match["ctype"], {})[index] = (entry, name)
     if not by_type:
-        found.reason = f"no powercap/RAPL zones under {root}"
-        found.hint = _NO_POWERCAP_HINT
+        found.reason = no_rapl_zones(root)
+        found.hint = NO_POWERCAP_HINT
         return found
     order = sorted(by_type, key=lambda ctype: (ctype != _PREFERRED_CONTROL_TYPE, ctype))
     taken: dict[tuple[str, str], str] = {}

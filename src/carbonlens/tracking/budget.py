@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import logging
 import math
-import subprocess
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carbonlens.errors import CarbonLensError, ConfigError
 from carbonlens.records import Sample
@@ -35,6 +34,9 @@ from carbonlens.store.base import BudgetKind
 from carbonlens.tracking.budget_limits import Limit
 from carbonlens.tracking.prediction import Prediction, StepPredictor
 from carbonlens.units import J_PER_KWH
+
+if TYPE_CHECKING:
+    import subprocess
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,8 @@ def terminate_child(child: subprocess.Popen[Any], grace_s: float) -> int:
     Returns:
         The child's exit status (negative: the signal that ended it).
     """
+    import subprocess  # lazy: only `carbonlens run` terminates a child
+
     if child.poll() is not None:
         return child.returncode
     log.warning("carbonlens: sending SIGTERM to pid %d (SIGKILL in %g s)", child.pid, grace_s)
