@@ -35,6 +35,7 @@ from typing import Any, ClassVar, Final, Self
 from carbonlens.errors import ConfigError, SensorReadError, SensorUnavailable
 from carbonlens.estimate.cpu_specs import CpuMatch, default_tdp_per_core_w, match_cpu
 from carbonlens.records import Channel, Component, Method, Reading
+from carbonlens.sensors import _portable
 from carbonlens.sensors._cgroup import cgroup_dirs, cpu_quota, read_text
 from carbonlens.sensors.base import Host, Probe
 
@@ -125,7 +126,20 @@ class CpuTopology:
 
 
 def read_topology(host: Host) -> CpuTopology:
-    """Parse ``host.procfs/cpuinfo`` and count CPUs in ``host.procfs/stat``; never raises."""
+    """Parse ``host.procfs/cpuinfo`` and count CPUs in ``host.procfs/stat``; never raises.
+
+    Without procfs (macOS, Windows), psutil's counts as one package, not a VM.
+    """
+    if _portable.uses_psutil(host):
+        counts = _portable.cpu_counts()
+        return CpuTopology(
+            model_name=counts.model_name,
+            logical_cpus=counts.logical_cpus,
+            sockets=1,
+            siblings=counts.logical_cpus,
+            cores_per_package=counts.physical_cores,
+            hypervisor=False,
+        )
     first: dict[str, str] = {}
     sockets: set[str] = set()
     for block in (read_text(host.procfs / "cpuinfo") or "").split("\n\n"):
@@ -193,7 +207,8 @@ class CpuShare:
 def cpu_share(host: Host, topology: CpuTopology, match: CpuMatch | None) -> CpuShare:
     """Work out `CpuShare` for `host` (see the module docstring); never raises."""
     effective: float = topology.logical_cpus
-    source = "logical CPUs in /proc/stat"
+    portable = _portable.uses_psutil(host)
+    source = "logical CPUs (psutil)" if portable else "logical CPUs in /proc/stat"
     allowed = _allowed_cpus(host)
     if allowed is not None and allowed < effective:
         effective, source = allowed, "Cpus_allowed_list"
@@ -271,7 +286,9 @@ def _model(host: Host, opts: CpuTdpOptions) -> tuple[float, dict[str, Any], str]
         if opts.idle_ratio == DEFAULT_IDLE_RATIO
         else "user",
         "idle_power_w": opts.idle_ratio * max_w,
-        "utilisation_source": "/proc/stat aggregate cpu line (machine-wide)",
+        "utilisation_source": "psutil.cpu_times() (machine-wide)"
+        if _portable.uses_psutil(host)
+        else "/proc/stat aggregate cpu line (machine-wide)",
     }
     return max_w, assumptions, f"{summary} = max {max_w:.3g} W"
 
@@ -280,12 +297,16 @@ def read_cpu_times(host: Host) -> tuple[int, int]:
     """(busy, total) cumulative machine-wide CPU time in jiffies, from ``/proc/stat``.
 
     total = user + nice + system + idle + iowait + irq + softirq + steal (guest
-    time is already inside user and nice); busy = total - idle - iowait.
+    time is already inside user and nice); busy = total - idle - iowait. Without
+    procfs (macOS, Windows) the same from psutil, in microseconds: only the ratio
+    of two differences is used.
 
     Raises:
         OSError: The file cannot be read.
         ValueError: Its first line is not the aggregate ``cpu`` line.
     """
+    if _portable.uses_psutil(host):
+        return _portable.cpu_times_us()
     with (host.procfs / "stat").open() as stat:
         fields = stat.readline().split()
     if len(fields) < 5 or fields[0] != "cpu":

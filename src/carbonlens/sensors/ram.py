@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Final, Self
 
 from carbonlens.errors import ConfigError, SensorUnavailable
 from carbonlens.records import Channel, Component, Method, Reading
+from carbonlens.sensors import _portable
 from carbonlens.sensors._cgroup import cgroup_dirs
 from carbonlens.sensors.base import Host, Probe
 from carbonlens.units import BYTES_PER_GIB
@@ -159,6 +160,10 @@ class RamModelSensor:
         }
         if opts.memory_bytes is not None:
             memory, source = opts.memory_bytes, "user"
+        elif _portable.uses_psutil(host):
+            memory = _portable.mem_total_bytes()
+            source = "installed memory (psutil.virtual_memory)"
+            facts["mem_total_bytes"] = memory
         else:
             try:
                 memory, source = mem_total_bytes(host), "MemTotal in /proc/meminfo"
