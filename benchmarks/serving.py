@@ -27,14 +27,13 @@ import asyncio
 import importlib.util
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+from _load import drive, serve_uvicorn, start_server, stop_server
 
 
 def build_app(with_middleware: bool, store_dir: str | None = None) -> tuple[Any, Any]:
@@ -124,61 +123,23 @@ def settle_us(rate: float, requests: int = 5000) -> float:
 
 def serve(with_middleware: bool) -> None:
     """Server process: print the port, serve until killed."""
-    import socket
-
-    import uvicorn
-
     with tempfile.TemporaryDirectory() as store_dir:
         app, tracker = build_app(with_middleware, store_dir)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.bind(("127.0.0.1", 0))
-        print(sock.getsockname()[1], flush=True)
-        config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
         try:
-            uvicorn.Server(config).run(sockets=[sock])
+            serve_uvicorn(app)
         finally:
             if tracker is not None:
                 tracker.stop()
 
 
-async def _one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    writer.write(REQUEST)
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    await reader.readexactly(length)
-
-
-async def load(
+def load(
     port: int, requests: int, rate: float | None, connections: int, max_s: float
 ) -> dict[str, float]:
     """Send `requests` (paced at `rate`/s, or as fast as possible); latency and rate."""
-    latencies_s: list[float] = []
-    next_index = 0
-    t0 = time.perf_counter() + 0.05
-    deadline = t0 + max_s
-
-    async def worker() -> None:
-        nonlocal next_index
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            while next_index < requests and time.perf_counter() < deadline:
-                i, next_index = next_index, next_index + 1
-                if rate is not None:
-                    delay_s = t0 + i / rate - time.perf_counter()
-                    if delay_s > 0:
-                        await asyncio.sleep(delay_s)
-                start = time.perf_counter()
-                await _one(reader, writer)
-                latencies_s.append(time.perf_counter() - start)
-        finally:
-            writer.close()
-            await writer.wait_closed()
-
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    elapsed_s = time.perf_counter() - t0
+    outcomes, elapsed_s = asyncio.run(
+        drive(port, ["/"], requests=requests, connections=connections, max_s=max_s, rate_per_s=rate)
+    )
+    latencies_s = [o.latency_s for o in outcomes]
     return {
         "requests": len(latencies_s),
         "median_us": statistics.median(latencies_s) * 1e6,
@@ -190,20 +151,16 @@ async def load(
 def measure_server(with_middleware: bool, args: argparse.Namespace) -> dict[str, Any]:
     """Start a server process, warm it up, run the paced and saturated loads."""
     mode = "on" if with_middleware else "off"
-    process = subprocess.Popen(
-        [sys.executable, __file__, "--serve", mode], stdout=subprocess.PIPE, text=True
-    )
+    process, port = start_server([sys.executable, __file__, "--serve", mode])
     try:
-        port = int(process.stdout.readline()) if process.stdout else 0
         time.sleep(0.5)
-        asyncio.run(load(port, 1000, None, args.connections, args.max_seconds))  # warm-up
+        load(port, 1000, None, args.connections, args.max_seconds)  # warm-up
         per_round = args.requests // args.rounds
-        paced = asyncio.run(load(port, per_round, args.rate, args.connections, args.max_seconds))
+        paced = load(port, per_round, args.rate, args.connections, args.max_seconds)
         per_round = args.saturate // args.rounds
-        saturated = asyncio.run(load(port, per_round, None, args.connections, args.max_seconds))
+        saturated = load(port, per_round, None, args.connections, args.max_seconds)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_server(process)
     return {"paced": paced, "saturated": saturated}
 
 

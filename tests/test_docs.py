@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from carbonlens.accounting import build_report, pricing_settings
+from carbonlens.accounting import build_report, pricing_settings, quality_settings
 from carbonlens.config import SETTINGS_TABLE
 from carbonlens.records import (
     Channel,
@@ -18,6 +18,8 @@ from carbonlens.records import (
     IntensityValue,
     Method,
     PueValue,
+    QualityFlag,
+    QualityKind,
     RunInfo,
     RunStatus,
     Sample,
@@ -93,6 +95,7 @@ def _sample_report() -> dict[str, Any]:
         ),
         "sensors": ["cpu-tdp", "nvml"],
         "probes": [{"sensor": "rapl", "available": False, "reason": "none", "hint": "h"}],
+        "quality_flags": quality_settings([QualityFlag("nvml", QualityKind.READ_TIMEOUT, 1, 9, 9)]),
     }
     info = RunInfo(
         run_id="r1",
@@ -134,7 +137,7 @@ def test_every_json_key_is_documented() -> None:
     keys = set(document)
     for name in ("pue", "intensity"):
         keys |= set(document[name])
-    for name in ("components", "embodied", "windows", "probes"):
+    for name in ("components", "embodied", "windows", "probes", "quality_flags"):
         assert document[name], f"the sample report has no {name}"
         keys |= {key for entry in document[name] for key in entry}
     keys |= {key for entry in document["totals_by_component"].values() for key in entry}

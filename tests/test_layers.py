@@ -21,9 +21,12 @@ ALLOWED: dict[str, set[str]] = {
     "estimate": BASE | {"estimate"},
     "store": BASE | {"store"},
     # report and dashboard read evaluate's pure ranking (pareto, leaderboard) only
-    "report": BASE | {"report", "store", "estimate", "accounting", "evaluate"},
+    # report renders serving's pure cost comparison (serving.cost) in the serving section
+    "report": BASE | {"report", "store", "estimate", "accounting", "evaluate", "serving"},
     "accounting": BASE | {"estimate", "intensity", "report"},
-    "tracking": BASE | {"tracking", "sensors", "intensity", "estimate", "store", "accounting"},
+    # tracking reaches serving lazily, for Tracker.request/handler; serving never imports tracking
+    "tracking": BASE
+    | {"tracking", "sensors", "intensity", "estimate", "store", "accounting", "serving"},
     "testing": BASE | {"testing", "sensors", "tracking"},
     "schedule": BASE | {"schedule", "intensity", "estimate", "store"},
     "evaluate": BASE | {"evaluate", "tracking", "store", "accounting"},

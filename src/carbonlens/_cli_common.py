@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import wraps
+from pathlib import Path
 from typing import IO, Any, NoReturn, ParamSpec, TypeVar
 
 import click
@@ -18,6 +21,10 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 EXIT_USAGE = 2
+MAX_LIMIT = 2**63 - 1
+"""The largest `--limit` (runs to list): SQLite's largest integer."""
+LIMIT = click.IntRange(min=1, max=MAX_LIMIT)
+"""The type of every `--limit` option."""
 
 
 class CliFailure(click.ClickException):
@@ -49,21 +56,66 @@ def carbonlens_errors(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def write_output(text: str, output: Path) -> Path:
+    """Write `text` to the user's file `output` atomically, and return where it went.
+
+    The path is resolved (`~`, symlinks, `..`), the text written to a temporary
+    file in the same directory and renamed over `output`, so a failed write
+    leaves the old file (or none), never half a document. A new file gets the
+    usual permissions (0666 less the umask); an existing one keeps its own.
+
+    Raises:
+        CliFailure: the directory is missing or not writable, or the disk is full.
+    """
+    target = output.expanduser().resolve()
+    try:
+        mode = target.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    tmp = ""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except OSError as exc:
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+        raise CliFailure(f"cannot write {output}: {exc.strerror or exc}") from None
+    return target
+
+
 def print_json(document: Any) -> None:
     """Print one JSON document on stdout (non-JSON values as text)."""
     click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
 
 
 def parse_since(text: str) -> datetime:
-    """A `--since` value: a span back from now (30m, 12h, 7d, 2w) or an ISO date (UTC)."""
+    """A `--since` value: a span back from now (30m, 12h, 7d, 2w) or an ISO date.
+
+    Returns:
+        The moment in UTC (an ISO date without an offset is read as UTC).
+
+    Raises:
+        click.BadParameter: neither, or a moment outside years 1 to 9999 in UTC.
+    """
     match = re.fullmatch(r"(\d+)\s*([smhdw])", text.strip())
-    if match:
-        seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
-        return datetime.now(UTC) - timedelta(seconds=int(match.group(1)) * seconds)
     try:
+        if match:
+            seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
+            return datetime.now(UTC) - timedelta(seconds=int(match.group(1)) * seconds)
         moment = datetime.fromisoformat(text)
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     except ValueError:
         raise click.BadParameter(
-            f"{text!r} is neither a span like 30m, 12h, 7d, 2w nor an ISO date (2026-11-01)"
+            f"{text!r} is neither a span like 30m, 12h, 7d, 2w nor an ISO date (2026-11-01)",
+            param_hint="'--since'",
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        raise click.BadParameter(
+            f"{text!r} is outside years 1 to 9999 (UTC): give a shorter span or another date",
+            param_hint="'--since'",
+        ) from None

@@ -35,6 +35,8 @@ from carbonlens.records import (
     IntensityValue,
     Method,
     PueValue,
+    QualityFlag,
+    QualityKind,
     RunInfo,
     RunStatus,
     Sample,
@@ -84,6 +86,9 @@ class RunReport:
     market: MarketBasedEmissions | None = None
     notes: tuple[str, ...] = ()
     store_location: str = ""
+    quality_flags: tuple[QualityFlag, ...] = ()
+    """Problems with the sensors' readings (gaps, timeouts, impossible values);
+    empty for a clean run (docs/tracking.md#bad-sensors)."""
 
     @property
     def total_g(self) -> float:
@@ -187,6 +192,15 @@ def series_settings(series: IntensitySeries) -> dict[str, Any]:
     }
 
 
+def quality_settings(flags: Sequence[QualityFlag]) -> list[dict[str, Any]]:
+    """Quality flags as JSON-compatible run settings (read by `build_report`)."""
+    return [{**asdict(flag), "kind": flag.kind.value} for flag in flags]
+
+
+def _quality(value: Sequence[Mapping[str, Any]]) -> tuple[QualityFlag, ...]:
+    return tuple(QualityFlag(**{**f, "kind": QualityKind(f["kind"])}) for f in value)
+
+
 def _series(value: Mapping[str, Any] | None) -> IntensitySeries | None:
     if not value:
         return None
@@ -210,7 +224,8 @@ def build_report(
     The run's settings hold the intensity, PUE and embodied shares chosen at start
     (see `pricing_settings`), and may hold the intensity series of the run's hours
     (`intensity_series`, see `series_settings`) and a market-based setting
-    (`market`: `contractual_g_per_kwh` or `cfe_ratio`). With a series, operational
+    (`market`: `contractual_g_per_kwh` or `cfe_ratio`) and the sampler's quality
+    flags (`quality_flags`, see `quality_settings`). With a series, operational
     emissions are time-resolved and the annual-average figure is kept beside them.
     A run without an end (running or interrupted) is priced up to its last sample.
     """
@@ -233,6 +248,7 @@ def build_report(
     factor = pue.pue_ratio
     intensity_g = intensity.intensity_g_per_kwh
     series = _series(info.settings.get("intensity_series"))
+    market_setting = info.settings.get("market")
 
     def price(subset: Sequence[Sample], facility_j: float) -> float:
         if series is None:
@@ -250,7 +266,6 @@ def build_report(
     )
     operational_g = resolved.operational_g if resolved is not None else annual_g
     effective_g_per_kwh = operational_g / kwh_from_j(facility_j) if facility_j > 0 else intensity_g
-    market_setting = info.settings.get("market")
     market = (
         market_based_emissions(energy_j=facility_j, location_g=operational_g, **market_setting)
         if market_setting
@@ -283,6 +298,7 @@ def build_report(
         market=market,
         notes=tuple(notes),
         store_location=store_location,
+        quality_flags=_quality(info.settings.get("quality_flags", [])),
     )
 
 

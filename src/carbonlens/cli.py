@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from carbonlens._cli_common import carbonlens_errors, fail, parse_since, print_json
+from carbonlens._cli_common import LIMIT, carbonlens_errors, fail, parse_since, print_json
 from carbonlens._version import __version__
 from carbonlens.errors import CarbonLensError
 
@@ -53,7 +53,7 @@ def _open_store(path: str | None) -> Any:
     type=click.Choice(["running", "finished", "failed", "interrupted"]),
     help="Only runs with this status.",
 )
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--limit", type=LIMIT, default=50, show_default=True)
 @click.option("--store", help="Store path or sqlite:/// URL.")
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON on stdout.")
 @carbonlens_errors
@@ -122,8 +122,22 @@ def show(run_id: str, store: str | None, as_json: bool) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the probes as JSON on stdout.")
-def doctor(as_json: bool) -> None:
+@click.option(
+    "--store",
+    "store",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    help="Check the run store instead (PATH, default the configured one).",
+)
+@click.option("--repair", is_flag=True, help="With --store: repair what can be repaired.")
+def doctor(as_json: bool, store: str | None, repair: bool) -> None:
     """List every sensor back-end, whether it works here and, if not, why and how to fix it."""
+    if store is not None or repair:
+        from carbonlens.cli_store import doctor_store
+
+        doctor_store(store or "", repair, as_json)
+        return
     from carbonlens.sensors import Host, probe_all
 
     probes = [
@@ -157,13 +171,16 @@ def _provider_status(env: Mapping[str, str]) -> list[dict[str, Any]]:
 def _register() -> None:
     """Add the command groups that live in their own modules."""
     from carbonlens.cli_dashboard import dashboard_command
-    from carbonlens.cli_estimate import estimate_group, hardware_group
+    from carbonlens.cli_estimate import estimate_group
     from carbonlens.cli_evaluate import bench_command, budget_group, compare_command
+    from carbonlens.cli_hardware import hardware_group
     from carbonlens.cli_integrations import exporter_command, group_command
     from carbonlens.cli_intensity import intensity_group
     from carbonlens.cli_report import export_command, import_group, report_command
     from carbonlens.cli_run import run_command
     from carbonlens.cli_schedule import schedule_group
+    from carbonlens.cli_schema import schema_command
+    from carbonlens.cli_store import sync_command
 
     main.add_command(bench_command)
     main.add_command(budget_group)
@@ -179,6 +196,8 @@ def _register() -> None:
     main.add_command(import_group)
     main.add_command(export_command)
     main.add_command(schedule_group)
+    main.add_command(schema_command)
+    main.add_command(sync_command)
 
 
 _register()

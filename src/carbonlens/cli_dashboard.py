@@ -50,11 +50,12 @@ def dashboard_command(store: str | None, host: str, port: int, token: str | None
 
     from carbonlens.config import load_settings
     from carbonlens.dashboard.server import build_server, dashboard_url
-    from carbonlens.store import default_store_path, store_path
+    from carbonlens.store import default_store_path, is_database_url, store_label, store_path
 
-    path = store_path(store or load_settings().store or str(default_store_path(os.environ)))
-    server = build_server(path, host=host, port=port, token=token)
-    if not path.exists():
+    target = store or load_settings().store or str(default_store_path(os.environ))
+    server = build_server(target, host=host, port=port, token=token)
+    path = store_label(target)
+    if not is_database_url(target) and not store_path(target).exists():
         click.echo(
             f"carbonlens: warning: no run store at {path} yet; runs appear once "
             "`carbonlens run -- COMMAND` records one",

@@ -1,4 +1,4 @@
-"""`carbonlens estimate hardware|compute|hpo|federated|inference` and `carbonlens hardware`.
+"""`carbonlens estimate hardware|compute|hpo|federated|inference`.
 
 The estimator on the command line (docs/estimate.md). Every estimate prints a
 table (breakdown, range, assumptions) or, with `--json`, one JSON document with
@@ -20,102 +20,32 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from carbonlens._cli_common import CliFailure, carbonlens_errors, print_json
+from carbonlens.cli_estimate_options import (
+    ACTIVE,
+    ARCH,
+    COMPARE_MORE,
+    DEVICE,
+    HOURS,
+    MFU,
+    OUT,
+    PARAMS,
+    POWER,
+    PRECISION,
+    PUE,
+    TRAINING,
+    WHERE,
+    BytesParam,
+    CountParam,
+)
 from carbonlens.errors import EstimateError
 from carbonlens.estimate.flops import Precision, Training
-from carbonlens.estimate.quantities import parse_bytes, parse_count
 
 if TYPE_CHECKING:
     from carbonlens.estimate.hardware import DeviceSpec
     from carbonlens.estimate.model import Estimate, Grid
     from carbonlens.estimate.whatif import Scenario
 
-__all__ = ["estimate_group", "hardware_group", "resolve_grid"]
-
-if TYPE_CHECKING:
-    _ParamType = click.ParamType[Any, float]
-else:  # click < 8.2 has no generic ParamType at run time
-    _ParamType = click.ParamType
-
-
-class _Count(_ParamType):
-    """A count written as 7B, 70b, 2T, 1.5e12 or 13k (`quantities.parse_count`)."""
-
-    name = "count"
-
-    def __init__(self, minimum: float = 1.0) -> None:
-        self.minimum = minimum
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        """Parse, or fail with the parser's message (exit status 2)."""
-        if isinstance(value, float):
-            return value
-        try:
-            return parse_count(str(value), what=_flag(param), minimum=self.minimum)
-        except EstimateError as exc:
-            self.fail(str(exc).removeprefix(f"{_flag(param)}: "), param, ctx)
-
-
-class _Bytes(_ParamType):
-    """A size written as 10MB, 1.5GiB or a number of bytes (`quantities.parse_bytes`)."""
-
-    name = "size"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        """Parse, or fail with the parser's message (exit status 2)."""
-        try:
-            return parse_bytes(str(value), what=_flag(param))
-        except EstimateError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-def _flag(param: click.Parameter | None) -> str:
-    return param.opts[0] if isinstance(param, click.Option) else "value"
-
-
-def _apply(*options: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    def decorate(fn: Any) -> Any:
-        for option in reversed(options):
-            fn = option(fn)
-        return fn
-
-    return decorate
-
-
-_PARAMS = click.option("--params", type=_Count(1e3), help="Parameters N: 7B, 70b, 1.5e12.")
-_ACTIVE = click.option("--active-params", type=_Count(1e3), help="Used per token (MoE).")
-_PRECISION = click.option(
-    "--precision", type=click.Choice([p.value for p in Precision]), help="Default bf16 (fp16)."
-)
-_MFU = click.option("--utilization", type=float, help="MFU 0-1 (default 0.35, range 0.2-0.5).")
-_DEVICE = _apply(
-    click.option("--device", help="Device as written: A100, H100 SXM, TPUv3, V100 (see hardware)."),
-    click.option("--count", type=int, default=1, show_default=True, help="Number of devices."),
-)
-_POWER = _apply(
-    click.option("--power-w", type=float, help="Average power per device, all-in (W)."),
-    click.option("--load", type=float, help="Fraction of TDP drawn (default 1.0, range 0.5-1)."),
-    click.option("--host-power-w", type=float, default=0.0, help="Power per server w/o devices."),
-    click.option("--devices-per-node", type=int, help="Devices per server (default 8)."),
-)
-_WHERE = _apply(
-    click.option("--location", help="Country (FR), zone (US-CAL-CISO), cloud (aws:us-east-1)."),
-    click.option("--intensity", type=float, help="Grid intensity, gCO2e/kWh (instead)."),
-)
-_PUE = click.option("--pue", type=float, help="PUE (default: cloud region's, else 1.0-1.56).")
-_OUT = _apply(
-    click.option("--no-embodied", is_flag=True, help="Leave embodied emissions out."),
-    click.option("--lifetime-years", type=float, help="Hardware lifetime (default 4 y)."),
-    click.option("--compare-regions", help="Same job in other locations: FR,US,IN."),
-    click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout."),
-)
-_ARCH = _apply(
-    click.option("--layers", type=int, help="Layers, for the attention term (with --d-model)."),
-    click.option("--d-model", type=int, help="Attention width, for the attention term."),
-)
-_COMPARE_MORE = _apply(
-    click.option("--compare-devices", help="Same job on other devices: A100,H100."),
-    click.option("--compare-precisions", help="Same job at other precisions: bf16,fp8."),
-)
+__all__ = ["estimate_group", "resolve_grid"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,41 +265,18 @@ def _compute_job(o: dict[str, Any]) -> Callable[[_Setting], Estimate]:
     return job
 
 
-_HOURS = _apply(
-    click.option("--hours", type=float, help="Wall-clock hours."),
-    click.option("--device-hours", type=float, help="Device-hours (count × hours): GPU-hours."),
-)
-_TRAINING = _apply(
-    _PARAMS,
-    click.option("--tokens", type=_Count(1e3), help="Training tokens D: 2T, 300B."),
-    click.option("--flop", type=_Count(1e6), help="Model FLOPs, instead of params and tokens."),
-    _ACTIVE,
-    click.option(
-        "--training",
-        type=click.Choice([t.value for t in Training]),
-        default="full",
-        show_default=True,
-        help="full, finetune (6·N·D), peft (4·N·D), sparse (6·N_active·D).",
-    ),
-    _PRECISION,
-    _MFU,
-    click.option("--context", type=int, help="Sequence length, for the attention term."),
-    _ARCH,
-)
-
-
 @click.group("estimate", context_settings={"help_option_names": ["-h", "--help"]})
 def estimate_group() -> None:
     """Estimate the footprint of a planned or published job, without measuring it."""
 
 
 @estimate_group.command("hardware")
-@_DEVICE
-@_HOURS
-@_POWER
-@_WHERE
-@_PUE
-@_OUT
+@DEVICE
+@HOURS
+@POWER
+@WHERE
+@PUE
+@OUT
 @carbonlens_errors
 def hardware_command(**o: Any) -> None:
     """Devices × hours × power (TDP × load, or --power-w) × PUE × intensity, + embodied."""
@@ -378,13 +285,13 @@ def hardware_command(**o: Any) -> None:
 
 
 @estimate_group.command("compute")
-@_TRAINING
-@_DEVICE
-@_POWER
-@_WHERE
-@_PUE
-@_OUT
-@_COMPARE_MORE
+@TRAINING
+@DEVICE
+@POWER
+@WHERE
+@PUE
+@OUT
+@COMPARE_MORE
 @click.option("--compare-training", help="Same job as other training kinds: full,peft.")
 @carbonlens_errors
 def compute_command(**o: Any) -> None:
@@ -398,13 +305,13 @@ def compute_command(**o: Any) -> None:
 @click.option("--early-stopped", type=float, default=0.0, help="Share of trials stopped early.")
 @click.option("--stopped-at", type=float, help="Share of the budget a stopped trial used.")
 @click.option("--parallel", type=int, default=1, show_default=True, help="Trials at once.")
-@_TRAINING
-@_HOURS
-@_DEVICE
-@_POWER
-@_WHERE
-@_PUE
-@_OUT
+@TRAINING
+@HOURS
+@DEVICE
+@POWER
+@WHERE
+@PUE
+@OUT
 @carbonlens_errors
 def hpo_command(**o: Any) -> None:
     """A hyperparameter search: trials × one trial (by compute or by hours), early stopping."""
@@ -435,15 +342,15 @@ def hpo_command(**o: Any) -> None:
 @click.option("--client-device", help="Client device (for its TDP, peak, embodied figure).")
 @click.option("--client-power-w", type=float, help="Average client power (W).")
 @click.option("--client-seconds", type=float, help="Local training seconds per round.")
-@click.option("--client-flop", type=_Count(1), help="Local training FLOPs per round.")
-@click.option("--bytes-per-round", type=_Bytes(), default="0", help="Per client: 10MB.")
+@click.option("--client-flop", type=CountParam(1), help="Local training FLOPs per round.")
+@click.option("--bytes-per-round", type=BytesParam(), default="0", help="Per client: 10MB.")
 @click.option("--network-kwh-per-gb", type=float, help="Default 0.059 (SWD v4).")
 @click.option("--client-embodied-kg", type=float, help="Embodied kgCO2e of one client.")
 @click.option("--load", type=float, help="Fraction of TDP drawn (default 1.0, range 0.5-1).")
-@_PRECISION
-@_MFU
-@_WHERE
-@_OUT
+@PRECISION
+@MFU
+@WHERE
+@OUT
 @carbonlens_errors
 def federated_command(**o: Any) -> None:
     """Federated learning: clients × rounds × (client compute + bytes × network energy)."""
@@ -487,26 +394,26 @@ def federated_command(**o: Any) -> None:
 
 
 @estimate_group.command("inference")
-@_PARAMS
-@_ACTIVE
-@click.option("--input-tokens", type=_Count(1), help="Prompt tokens per query.")
-@click.option("--output-tokens", type=_Count(1), help="Generated tokens per query.")
-@click.option("--queries-per-day", type=_Count(1), help="Queries per day: 1M.")
-@click.option("--users", type=_Count(1), help="Daily active users (with --queries-per-user).")
+@PARAMS
+@ACTIVE
+@click.option("--input-tokens", type=CountParam(1), help="Prompt tokens per query.")
+@click.option("--output-tokens", type=CountParam(1), help="Generated tokens per query.")
+@click.option("--queries-per-day", type=CountParam(1), help="Queries per day: 1M.")
+@click.option("--users", type=CountParam(1), help="Daily active users (with --queries-per-user).")
 @click.option("--queries-per-user", type=float, help="Queries per user per day.")
 @click.option("--days", type=float, default=365.0, show_default=True, help="Days of service.")
 @click.option("--batch-size", type=int, default=1, show_default=True, help="Queries batched.")
 @click.option("--bandwidth-utilization", type=float, help="MBU 0-1 (default 0.7).")
 @click.option("--training-kgco2e", type=float, help="Training footprint: break-even day.")
-@_PRECISION
-@_MFU
-@_ARCH
-@_DEVICE
-@_POWER
-@_WHERE
-@_PUE
-@_OUT
-@_COMPARE_MORE
+@PRECISION
+@MFU
+@ARCH
+@DEVICE
+@POWER
+@WHERE
+@PUE
+@OUT
+@COMPARE_MORE
 @carbonlens_errors
 def inference_command(**o: Any) -> None:
     """Serving at scale: energy per query (roofline, batch effect), per day, per year."""
@@ -543,43 +450,3 @@ def inference_command(**o: Any) -> None:
         )
 
     _run(o, job)
-
-
-@click.group("hardware", context_settings={"help_option_names": ["-h", "--help"]})
-def hardware_group() -> None:
-    """Accelerators and CPUs the estimator knows (bundled tables, with sources)."""
-
-
-@hardware_group.command("list")
-@click.option(
-    "--kind", type=click.Choice(["gpu", "tpu", "accelerator", "soc"]), help="Only one kind."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
-def list_command(kind: str | None, as_json: bool) -> None:
-    """Every accelerator of the bundled table (CPUs: `hardware show "Xeon Gold 6148"`)."""
-    from carbonlens.estimate.hardware import list_devices
-    from carbonlens.report.estimate import device_to_dict, print_devices
-
-    devices = [d for d in list_devices() if kind is None or d.kind == kind]
-    if as_json:
-        print_json({"devices": [device_to_dict(d) for d in devices]})
-    else:
-        print_devices(devices)
-
-
-@hardware_group.command("show")
-@click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
-@carbonlens_errors
-def show_command(name: str, as_json: bool) -> None:
-    """One device as NAME resolves ("V100", "A100-80GB", "tpu v3", "EPYC 7763"), with sources."""
-    from carbonlens.estimate.hardware import resolve_device
-    from carbonlens.report.estimate import device_to_dict, print_device
-
-    found = resolve_device(name)
-    if as_json:
-        print_json(
-            device_to_dict(found.spec) | {"query": name, "alternatives": list(found.alternatives)}
-        )
-    else:
-        print_device(found)

@@ -16,11 +16,12 @@ import importlib
 import os
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from carbonlens._cli_common import CliFailure, carbonlens_errors, print_json
+from carbonlens._cli_common import CliFailure, carbonlens_errors, print_json, write_output
 from carbonlens._evaluate_tables import bench_table, budget_table, compare_table, print_items
 from carbonlens.evaluate.leaderboard import COSTS, FORMATS
 from carbonlens.evaluate.pareto import SCORES
@@ -77,14 +78,10 @@ def _metrics(pairs: tuple[str, ...]) -> dict[str, float]:
 def _open(store: str | None, *, create: bool) -> Store:
     """The store of `--store`, the settings or the default; created if `create`."""
     from carbonlens.config import load_settings
-    from carbonlens.store import JsonlStore, SqliteStore, default_store_path, open_existing_store
-    from carbonlens.store import store_path as to_path
+    from carbonlens.store import default_store_path, open_existing_store, open_writable_store
 
     target = store or load_settings().store or str(default_store_path(os.environ))
-    if not create:
-        return open_existing_store(target)
-    path = to_path(target)
-    return JsonlStore(path) if path.suffix == ".jsonl" else SqliteStore(path)
+    return open_writable_store(target) if create else open_existing_store(target)
 
 
 @click.command("bench")
@@ -256,11 +253,7 @@ def compare_command(
         page = render_comparison_html(
             ranking, project=project, metric=metric, cost_label=f"{cost} ({COSTS[cost].unit})"
         )
-        try:
-            with open(html_file, "w", encoding="utf-8") as out:
-                out.write(page)
-        except OSError as exc:
-            raise CliFailure(f"cannot write {html_file}: {exc.strerror}") from exc
+        write_output(page, Path(html_file))
     if as_json:
         print_json(document(ranking, project, metric, cost))
     elif fmt:

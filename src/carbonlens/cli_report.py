@@ -19,11 +19,18 @@ from typing import TYPE_CHECKING, Any, Final
 
 import click
 
-from carbonlens._cli_common import CliFailure, carbonlens_errors, print_json
+from carbonlens._cli_common import (
+    LIMIT,
+    CliFailure,
+    carbonlens_errors,
+    print_json,
+    write_output,
+)
 
 if TYPE_CHECKING:
     from carbonlens.accounting import RunReport
     from carbonlens.records import RunInfo, Sample
+    from carbonlens.report.serving import ServingOptions, ServingSection
     from carbonlens.store.base import Store
 
 __all__ = ["export_command", "import_group", "report_command"]
@@ -124,7 +131,7 @@ def _write(text: str, output: Path | None) -> None:
     if output is None or str(output) == "-":
         click.echo(text, nl=False)
         return
-    output.write_text(text, encoding="utf-8")
+    write_output(text, output)
     click.echo(f"wrote {output}", err=True)
 
 
@@ -138,17 +145,33 @@ def _place(code: str) -> str:
         return code
 
 
-def _html(reports: Sequence[RunReport], samples: dict[str, list[Sample]]) -> str:
+def _html(
+    reports: Sequence[RunReport],
+    samples: dict[str, list[Sample]],
+    serving: dict[str, ServingSection],
+) -> str:
     from carbonlens.dashboard.queries import grid_options
     from carbonlens.report.cut import how_to_cut
     from carbonlens.report.html import HtmlRun, render_html
+    from carbonlens.report.serving_render import serving_html
 
     options = grid_options()
     runs = []
     for r in reports:
         ss = samples[r.info.run_id]
-        runs.append(HtmlRun(r, ss, how_to_cut(r, ss, options)))
+        found = serving.get(r.info.run_id)
+        sections = () if found is None else (serving_html(found),)
+        runs.append(HtmlRun(r, ss, how_to_cut(r, ss, options), sections))
     return render_html(runs)
+
+
+def _serving_options(given: dict[str, Any]) -> ServingOptions:
+    from carbonlens.estimate.quantities import parse_count
+    from carbonlens.report.serving import ServingOptions
+
+    text = given["params"]
+    params = None if text is None else parse_count(text, what="--params")
+    return ServingOptions(**given | {"params": params})
 
 
 def _model_card(
@@ -194,7 +217,7 @@ def _sci(reports: Sequence[RunReport], unit: str, units: float | None, as_json: 
 @click.argument("run_ids", nargs=-1)
 @click.option("--project", help="The runs of this project.")
 @click.option("--since", help="Runs started since: 30m, 12h, 7d, 2w or an ISO date.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--limit", type=LIMIT, default=50, show_default=True)
 @click.option(
     "--format", "fmt", type=click.Choice(REPORT_FORMATS), help="Default: from -o's suffix, else md."
 )
@@ -209,6 +232,18 @@ def _sci(reports: Sequence[RunReport], unit: str, units: float | None, as_json: 
 @click.option("--json", "as_json", is_flag=True, help="With --format sci: a JSON document.")
 @click.option("--training-type", type=click.Choice(["pre-training", "fine-tuning"]))
 @click.option("--operational-only", is_flag=True, help="Model card: leave embodied out.")
+@click.option("--training-run", help="Serving: the training run, for the break-even day.")
+@click.option("--training-kgco2e", type=click.FloatRange(min=0), help="Serving: or its footprint.")
+@click.option(
+    "--requests-per-day",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Serving: requests per day (default: the run's own rate).",
+)
+@click.option("--params", help="Serving: the model's parameters (8B), for the estimator.")
+@click.option("--device", help="Serving: device for the estimator (default: the run's GPU).")
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=1, help="Serving: estimator's batch."
+)
 @carbonlens_errors
 def report_command(
     run_ids: tuple[str, ...],
@@ -223,12 +258,17 @@ def report_command(
     as_json: bool,
     training_type: str | None,
     operational_only: bool,
+    **serving_given: Any,
 ) -> None:
     """Report runs as HTML, Markdown, LaTeX, JSON, CSV, a model card or SCI.
 
     With -o FILE for --format model-card, an existing FILE (a README.md) keeps
     everything but its co2_eq_emissions entry, which is replaced or added.
+    A run that served requests gets a serving section in Markdown, HTML and
+    JSON: its cost beside the estimator's and the training footprint
+    (docs/serving.md#the-report-section).
     """
+    from carbonlens.report.serving import load_sections
     from carbonlens.store import open_existing_store
 
     kind = _format(fmt, output, "md")
@@ -236,18 +276,25 @@ def report_command(
     try:
         infos = _select(db, run_ids, project, since, limit, required=True)
         reports, samples = _load(db, infos)
+        serving = load_sections(db, reports, _serving_options(serving_given))
     finally:
         db.close()
     _warn_partial(reports)
     if kind == "html":
-        text = _html(reports, samples)
+        text = _html(reports, samples, serving)
     elif kind in ("md", "latex"):
         from carbonlens.report import paper
+        from carbonlens.report.serving_render import serving_markdown
 
-        text = paper.latex(reports) if kind == "latex" else paper.markdown(reports)
+        if kind == "latex":
+            text = paper.latex(reports)
+        else:
+            text = paper.markdown(reports) + "".join(
+                f"\n{serving_markdown(s)}" for s in serving.values()
+            )
     elif kind == "json":
         one_run = len(run_ids) == 1 and project is None and since is None
-        text = _json_text(reports, db.location, one_run=one_run)
+        text = _json_text(reports, db.location, one_run=one_run, serving=serving)
     elif kind == "csv":
         from carbonlens.report.export import runs_csv
 
@@ -259,13 +306,24 @@ def report_command(
     _write(text, output)
 
 
-def _json_text(reports: Sequence[RunReport], location: str, *, one_run: bool) -> str:
-    """One run's document for one RUN_ID, else the export document (a list of runs)."""
+def _json_text(
+    reports: Sequence[RunReport],
+    location: str,
+    *,
+    one_run: bool,
+    serving: dict[str, ServingSection],
+) -> str:
+    """One run's document for one RUN_ID (with its serving section), else the export
+    document (a list of runs)."""
     import json
 
     from carbonlens.report.export import export_document
+    from carbonlens.report.serving_render import serving_to_dict
 
     doc: Any = reports[0].to_dict() if one_run else export_document(reports, store=location)
+    found = serving.get(reports[0].info.run_id) if one_run else None
+    if found is not None:
+        doc["serving"] = serving_to_dict(found)
     return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
 
 
@@ -287,12 +345,9 @@ def import_codecarbon_command(
 ) -> None:
     """Import CodeCarbon emissions.csv FILES (any version) as runs of kind 'imported'."""
     from carbonlens.report.codecarbon_import import import_codecarbon
-    from carbonlens.store import store_path
-    from carbonlens.store.jsonl import JsonlStore
-    from carbonlens.store.sqlite import SqliteStore
+    from carbonlens.store import open_writable_store
 
-    path = store_path(_store_target(store))
-    db: Store = JsonlStore(path) if path.suffix == ".jsonl" else SqliteStore(path)
+    db = open_writable_store(_store_target(store))
     try:
         result = import_codecarbon(db, files, project=project)
     finally:
@@ -324,7 +379,7 @@ def import_codecarbon_command(
 @click.argument("run_ids", nargs=-1)
 @click.option("--project", help="Only runs of this project.")
 @click.option("--since", help="Only runs started since: 30m, 12h, 7d, 2w or an ISO date.")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many runs, newest first.")
+@click.option("--limit", type=LIMIT, help="At most this many runs, newest first.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), help="Default: from -o.")
 @click.option("--samples", "with_samples", is_flag=True, help="Samples: CSV rows, or in JSON.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))

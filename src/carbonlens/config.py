@@ -26,10 +26,12 @@ class Settings:
 
     project: str = "default"
     interval_s: float = 1.0
+    sensor_timeout_s: float = 2.0
     country: str | None = None
     region: str | None = None
     pue: float | None = None
     store: str | None = None
+    store_fallback: str = "error"
     sensors: tuple[str, ...] | None = None
     cpu_tdp_w: float | None = None
     cpu_power_w: float | None = None
@@ -62,7 +64,7 @@ class SettingDoc:
 def _number(name: str, value: object) -> float:
     try:
         number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a 400-digit integer
         raise ConfigError(
             f"setting {name!r} must be a number, got {value!r}", setting=name
         ) from None
@@ -171,6 +173,9 @@ def _bool(name: str, value: object) -> bool:
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
+STORE_FALLBACKS = ("error", "local")
+"""What a run does when its PostgreSQL store cannot be reached (docs/tracking.md)."""
+
 BUDGET_ACTIONS = ("warn", "raise", "terminate")
 """What a run does when it reaches its budget (docs/evaluate.md#budgets)."""
 
@@ -195,10 +200,12 @@ def _warmup_ratio(name: str, value: object) -> float:
 _PARSERS: Mapping[str, Callable[[str, object], Any]] = {
     "project": _text,
     "interval_s": _positive_float,
+    "sensor_timeout_s": _positive_float,
     "country": _text,
     "region": _text,
     "pue": _pue,
     "store": _text,
+    "store_fallback": _one_of(STORE_FALLBACKS),
     "sensors": _names,
     "cpu_tdp_w": _positive_float,
     "cpu_power_w": _positive_float,
@@ -221,6 +228,13 @@ _PARSERS: Mapping[str, Callable[[str, object], Any]] = {
 SETTINGS_TABLE: tuple[SettingDoc, ...] = (
     SettingDoc("project", "text", "default", "Project the run belongs to."),
     SettingDoc("interval_s", "seconds > 0", "1.0", "Sampling interval."),
+    SettingDoc(
+        "sensor_timeout_s",
+        "seconds > 0",
+        "2.0",
+        "Longest wait for one tick's sensor reads; a sensor that takes longer is a gap "
+        "and is skipped until its read returns (docs/tracking.md#bad-sensors).",
+    ),
     SettingDoc("country", "ISO code or name", "unset", "Country of the grid (e.g. FR, DEU)."),
     SettingDoc(
         "region",
@@ -231,9 +245,16 @@ SETTINGS_TABLE: tuple[SettingDoc, ...] = (
     SettingDoc("pue", "number >= 1", "cloud region's, else 1.0", "Power usage effectiveness."),
     SettingDoc(
         "store",
-        "path or sqlite:/// URL",
+        "path, sqlite:/// or postgresql:// URL",
         "$XDG_DATA_HOME/carbonlens/runs.db",
         "Where runs are kept.",
+    ),
+    SettingDoc(
+        "store_fallback",
+        "|".join(STORE_FALLBACKS),
+        "error",
+        "A PostgreSQL store that cannot be reached: fail before the run starts, or keep "
+        "the run in the local SQLite store (copy it over later with `carbonlens sync`).",
     ),
     SettingDoc("sensors", "list of names", "auto", "Back-ends to use (rapl, nvml, cpu-tdp, ...)."),
     SettingDoc("cpu_tdp_w", "watts > 0", "from CPU table", "CPU TDP for the CPU power model."),
@@ -317,6 +338,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: malformed TOML: {exc}", source=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start}): save it as UTF-8 TOML",
+            source=str(path),
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}", source=str(path)) from None
 

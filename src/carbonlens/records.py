@@ -194,6 +194,41 @@ class RunInfo:
     settings: Mapping[str, Any] = field(default_factory=dict)
 
 
+class QualityKind(StrEnum):
+    """What went wrong with a sensor's readings (docs/tracking.md#bad-sensors)."""
+
+    READ_TIMEOUT = "read_timeout"
+    """A read gave no answer within `sensor_timeout_s`; the sensor is skipped until it does."""
+    READ_ERROR = "read_error"
+    """A read raised an error."""
+    NON_FINITE = "non_finite"
+    """A reading was NaN, infinite or empty; dropped."""
+    NEGATIVE = "negative"
+    """A negative power or cumulative energy; dropped."""
+    COUNTER_BACKWARDS = "counter_backwards"
+    """An energy counter went down (not a wrap); the interval is dropped."""
+    SPIKE = "spike"
+    """A one-reading jump to 10x the channel's recent level or more."""
+    GAP = "gap"
+    """A span with no accepted reading, closed by the counter or interpolated."""
+
+
+@dataclass(frozen=True, slots=True)
+class QualityFlag:
+    """One kind of problem on one channel (or a whole sensor) during a run.
+
+    `channel` is a channel key (`sensor/component/device`) or, when the whole
+    sensor failed, the sensor's name. `first_t_s` and `last_t_s` bound the
+    occurrences in seconds since the run started (monotonic clock).
+    """
+
+    channel: str
+    kind: QualityKind
+    count: int
+    first_t_s: float
+    last_t_s: float
+
+
 @dataclass(frozen=True, slots=True)
 class ComponentTotal:
     """Energy of one channel over a run, with its method and uncertainty range."""

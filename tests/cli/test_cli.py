@@ -118,7 +118,7 @@ def test_unsupported_store_url_is_refused_before_running(
     result = carbonlens(
         "run",
         "--store",
-        "postgresql://user:secret@db/runs",
+        "mysql://user:secret@db/runs",
         "--",
         PY,
         "-c",
@@ -126,7 +126,7 @@ def test_unsupported_store_url_is_refused_before_running(
         env=env,
     )
     assert result.returncode == 2
-    assert "PostgreSQL support is not available yet" in result.stderr
+    assert "unsupported store URL mysql://" in result.stderr
     assert "secret" not in result.stderr
     assert not marker.exists()
 

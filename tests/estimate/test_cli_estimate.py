@@ -9,7 +9,8 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from carbonlens.cli_estimate import estimate_group, hardware_group
+from carbonlens.cli_estimate import estimate_group
+from carbonlens.cli_hardware import hardware_group
 
 KEYS = {
     "energy_kwh",

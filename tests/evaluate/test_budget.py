@@ -288,6 +288,36 @@ def test_prediction_and_its_error_are_stored(tmp_path: Path) -> None:
     assert doc["actual_energy_kwh"] == pytest.approx(report.facility_energy_j / KWH_J)
 
 
+def test_energy_before_the_first_progress_report_counts(tmp_path: Path) -> None:
+    # Without a budget the monitor is made by the first progress report; it must
+    # start from what was measured before: 300 J in 3 s, then 20 steps of 50 J.
+    clock, meter = FakeClock(), Meter()
+    tracker = make(tmp_path, clock, meter)
+    tracker.start()
+    for second in range(1, 4):
+        tick(tracker, clock, meter, 100.0 * second)
+    for step in range(1, 21):
+        clock.advance(1.0)
+        meter.energy_j = 300.0 + 50.0 * step
+        tracker.progress(step, 20)  # reported as the step ends
+        tracker._sampler.tick()  # type: ignore[union-attr]  # the sampler, at the same time
+    report = tracker.stop()
+    stored = report.info.settings["prediction"]
+    assert report.facility_energy_j == pytest.approx(1300.0)
+    assert stored["actual_energy_j"] == pytest.approx(1300.0)  # 300 J + 20 x 50 J
+
+
+def test_a_run_without_budget_or_progress_loads_no_budget_code(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "import carbonlens\n"
+        f"carbonlens.Tracker(country='FR', store={str(tmp_path / 'r.db')!r}).start().stop()\n"
+        "print(sorted(m for m in sys.modules if 'budget' in m or 'prediction' in m))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_no_error_when_the_run_stops_before_its_last_step(tmp_path: Path) -> None:
     report = _synthetic_run(tmp_path, total=100, until=50).stop()
     stored = report.info.settings["prediction"]

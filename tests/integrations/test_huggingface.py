@@ -137,3 +137,39 @@ def test_a_second_train_is_not_measured(
     trainer.train()
     assert callback.report is report
     assert "run has ended" in caplog.text
+
+
+class Failing(Tiny):
+    """Raises at the third training batch, after two one-second steps."""
+
+    batches = 0
+
+    def forward(self, x: Any, labels: Any) -> dict[str, Any]:
+        self.batches += 1
+        if self.batches == 3:
+            raise RuntimeError("step 3 failed")
+        return super().forward(x, labels)
+
+
+def test_training_that_raises_inside_guard_is_stored_as_failed(
+    tracker_options: dict[str, Any], clock: FakeClock, tmp_path: Path
+) -> None:
+    callback = CarbonLensCallback(**tracker_options)
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path / "out"), report_to="none", use_cpu=True, disable_tqdm=True
+    )
+    trainer = transformers.Trainer(
+        model=Failing(clock), args=args, train_dataset=Data(), callbacks=[callback]
+    )
+    with pytest.raises(RuntimeError, match="step 3 failed"), callback.guard():
+        trainer.train()
+    report = callback.report
+    assert report is not None and report.info.status is RunStatus.FAILED
+    # two one-second steps ran at 10 W before the third raised
+    assert [(w.name, w.it_energy_j) for w in report.windows] == [("epoch-0", pytest.approx(20.0))]
+    store = SqliteStore(tracker_options["store"])
+    try:
+        stored = store.get_run(report.info.run_id)
+    finally:
+        store.close()
+    assert stored is not None and stored.status is RunStatus.FAILED

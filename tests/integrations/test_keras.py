@@ -98,3 +98,38 @@ def test_budget_with_action_raise_stops_fit_cleanly(
 def test_model_card_needs_a_directory(tracker_options: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match="no output directory"):
         CarbonLensCallback(model_card=True, **tracker_options)
+
+
+class Raising(keras.callbacks.Callback):
+    """Raises at the end of the third batch, as a failing training step would."""
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        if batch == 2:
+            raise RuntimeError("batch 3 failed")
+
+
+def test_fit_that_raises_inside_guard_is_stored_as_failed(
+    tracker_options: dict[str, Any], clock: FakeClock
+) -> None:
+    callback = CarbonLensCallback(**tracker_options)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = keras.random.normal((STEPS * 16, 4), seed=1)
+    with pytest.raises(RuntimeError, match="batch 3 failed"), callback.guard():
+        callbacks = [Clocked(clock), callback, Raising()]
+        model.fit(x, x[:, :1], batch_size=16, epochs=2, callbacks=callbacks, verbose=0)
+    report = callback.report
+    assert report is not None and report.info.status is RunStatus.FAILED
+    # three one-second batches at 10 W ran (Clocked moves the clock before Raising raises)
+    assert [(w.name, w.it_energy_j) for w in report.windows] == [("epoch-0", pytest.approx(30.0))]
+
+
+def test_guard_leaves_a_finished_run_finished(
+    tracker_options: dict[str, Any], clock: FakeClock
+) -> None:
+    callback = CarbonLensCallback(**tracker_options)
+    with pytest.raises(ValueError, match="after"), callback.guard():
+        _fit(callback, clock, epochs=1)
+        raise ValueError("raised after fit ended")
+    report = callback.report
+    assert report is not None and report.info.status is RunStatus.FINISHED

@@ -16,15 +16,28 @@ from carbonlens.records import RunStatus
 from carbonlens.testing import FakeClock
 from carbonlens.tracking.tracker import Tracker
 
-INTEGRATIONS = ("distributed", "huggingface", "keras", "lightning", "mlflow", "prometheus")
+INTEGRATIONS = (
+    "distributed",
+    "huggingface",
+    "keras",
+    "lightning",
+    "mlflow",
+    "otel",
+    "prometheus",
+    "ray_tune",
+    "wandb",
+)
 FRAMEWORKS = (
     "keras",
     "lightning",
     "mlflow",
+    "opentelemetry",
     "prometheus_client",
     "pytorch_lightning",
+    "ray",
     "torch",
     "transformers",
+    "wandb",
 )
 
 

@@ -188,13 +188,14 @@ def test_concurrent_load_adds_up_to_the_measured_total(tmp_path: Path) -> None:
     origin_s = time.monotonic()
     ledger = Ledger(lambda: time.monotonic() - origin_s, intensity_g_per_kwh=50.0)
     app = CarbonMiddleware(Starlette(routes=[Route("/work", work)]), ledger=ledger)
-    with tracker, serving(app) as url:
-        ledger.attach(tracker)
-        limits = httpx.Limits(max_connections=8)
-        with httpx.Client(base_url=url, limits=limits, timeout=10) as client:
-            with ThreadPoolExecutor(max_workers=8) as pool:
-                statuses = list(pool.map(lambda _: client.get("/work").status_code, range(40)))
-            time.sleep(0.05)
+    with tracker:
+        ledger.attach(tracker)  # before the server starts: it sees every interval
+        with serving(app) as url:
+            limits = httpx.Limits(max_connections=8)
+            with httpx.Client(base_url=url, limits=limits, timeout=10) as client:
+                with ThreadPoolExecutor(max_workers=8) as pool:
+                    statuses = list(pool.map(lambda _: client.get("/work").status_code, range(40)))
+                time.sleep(0.05)
     ledger.close()
     assert statuses == [200] * 40
     summary = ledger.summary()

@@ -14,11 +14,8 @@ from typing import Any
 import pytest
 
 from carbonlens.errors import ConfigError
-from carbonlens.estimate.hardware import resolve_device
-from carbonlens.estimate.model import Grid
-from carbonlens.estimate.modes import inference
 from carbonlens.records import Channel, Component, IntensityValue, Method, PueValue, RunInfo, Sample
-from carbonlens.serving import Ledger, Settlement, compare, current_request
+from carbonlens.serving import Ledger, Settlement, current_request
 from carbonlens.serving.summary import Aggregator, RequestRecord
 from carbonlens.units import J_PER_KWH
 
@@ -359,33 +356,6 @@ def test_for_tracker_uses_its_clock_pricing_and_samples(clock: Clock) -> None:
     tracker.listeners[0]([Sample(GPU, 1.0, 1.0, 3600.0)])
     [route] = ledger.summary().routes
     assert route.emissions_g == pytest.approx(3600.0 * 1.2 / J_PER_KWH * 56.0)
-
-
-def test_compare_with_the_inference_estimate() -> None:
-    estimate = inference(
-        device=resolve_device("H100 SXM5").spec,
-        count=1,
-        grid=Grid.fixed(100),
-        params=7e9,
-        input_tokens=500,
-        output_tokens=200,
-        queries_per_day=1000,
-        days=10,
-        embodied=False,
-        training_g=1e6,
-    )
-    totals = Aggregator(priced=True)
-    for _ in range(4):
-        totals.add(RequestRecord("/chat", "m", 0.0, 1.0, energy_j=300.0, emissions_g=0.01))
-    totals.add_idle(800.0, 0.04)
-    found = compare(totals.summary(0.0, 10.0), estimate, training_g=1e6)
-    per_query_j = estimate.it_energy_j / 10_000
-    assert found.estimated_energy_per_query_j == pytest.approx(per_query_j)
-    assert found.measured_energy_with_idle_per_request_j == pytest.approx((1200 + 800) / 4)
-    assert found.measured_to_estimated_ratio == pytest.approx(300.0 / per_query_j)
-    # 0.02 g per request (idle included) x 1,000 requests a day = 20 g/day
-    assert found.breakeven_day == pytest.approx(1e6 / 20.0)
-    assert found.estimated_breakeven_day == estimate.details["breakeven_day"]
 
 
 def test_latency_percentiles_are_nearest_rank() -> None:

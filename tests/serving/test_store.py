@@ -49,9 +49,9 @@ def test_windows_round_trip_through_the_sqlite_store(tmp_path: Path) -> None:
         store.close()
     windows = summaries_from_points(points)
     assert [(w.start_t_s, w.end_t_s) for w in windows] == [(0.0, 10.0), (10.0, 20.0), (20.0, 25.0)]
-    # a window is 4 totals + 14 fields per (route, model) + 2 per occupancy bucket, however
+    # a window is 4 totals + 15 fields per (route, model) + 2 per occupancy bucket, however
     # many requests it holds (20 here, or 60,000 at 1,000 requests/s)
-    assert Counter(p.step for p in points) == {0: 34, 1: 34, 2: 34}
+    assert Counter(p.step for p in points) == {0: 36, 1: 36, 2: 36}
     total = ledger.summary()
     assert sum(w.requests for w in windows) == total.requests == served
     assert sum(w.attributed_energy_j + w.idle_energy_j for w in windows) == pytest.approx(2500.0)

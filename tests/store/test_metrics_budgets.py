@@ -1,4 +1,4 @@
-"""Metrics and budgets in both stores, and the migration of a version-1 database."""
+"""Metrics and budgets in every store, and the migration of a version-1 database."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from carbonlens.errors import StoreError
 from carbonlens.records import Channel, Component, Method, RunInfo, Sample
-from carbonlens.store import JsonlStore, SqliteStore
+from carbonlens.store import JsonlStore, SqliteStore, open_writable_store
 from carbonlens.store._sqlite_schema import MIGRATIONS
 from carbonlens.store.base import Budget, BudgetKind, BudgetPeriod, MetricPoint, Store
 
@@ -25,13 +25,17 @@ def run_info(run_id: str) -> RunInfo:
     return RunInfo(run_id, "proj", "name", T0, host="node-1", pid=4242)
 
 
-@pytest.fixture(params=["sqlite", "jsonl"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    opened: Store
-    if request.param == "sqlite":
-        opened = SqliteStore(tmp_path / "runs.db")
-    else:
-        opened = JsonlStore(tmp_path / "runs.jsonl")
+@pytest.fixture(params=["sqlite", "jsonl", "postgres"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
+    """A store of each kind: a file under tmp_path, or a fresh PostgreSQL database."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return tmp_path / ("runs.db" if request.param == "sqlite" else "runs.jsonl")
+
+
+@pytest.fixture
+def store(target: str | Path) -> Iterator[Store]:
+    opened = open_writable_store(target)
     yield opened
     opened.close()
 
@@ -80,14 +84,11 @@ def test_budgets_are_set_replaced_listed_and_cleared(store: Store) -> None:
     assert store.budgets("nobody") == []
 
 
-def test_budgets_written_by_one_handle_are_read_by_another(tmp_path: Path) -> None:
-    for path in (tmp_path / "runs.db", tmp_path / "runs.jsonl"):
-        opener = SqliteStore if path.suffix == ".db" else JsonlStore
-        with closing(opener(path)) as writer, closing(opener(path)) as reader:
-            writer.set_budget(Budget("p", BudgetKind.EMISSIONS, 2.0, BudgetPeriod.MONTH))
-            assert reader.budgets("p") == [
-                Budget("p", BudgetKind.EMISSIONS, 2.0, BudgetPeriod.MONTH)
-            ]
+def test_budgets_written_by_one_handle_are_read_by_another(target: str | Path) -> None:
+    writer, reader = open_writable_store(target), open_writable_store(target)
+    with closing(writer), closing(reader):
+        writer.set_budget(Budget("p", BudgetKind.EMISSIONS, 2.0, BudgetPeriod.MONTH))
+        assert reader.budgets("p") == [Budget("p", BudgetKind.EMISSIONS, 2.0, BudgetPeriod.MONTH)]
 
 
 def test_jsonl_records_of_metrics_and_budgets(tmp_path: Path) -> None:

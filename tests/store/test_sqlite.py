@@ -1,6 +1,7 @@
-"""SqliteStore, plus the Store contract run against both SqliteStore and JsonlStore.
+"""SqliteStore, plus the Store contract run against SqliteStore, JsonlStore and PostgresStore.
 
-Everything runs on real files under tmp_path; processes are real processes.
+Everything runs on real files under tmp_path, or a real PostgreSQL server (a fresh
+database per test, see conftest.py); processes are real processes.
 """
 
 from __future__ import annotations
@@ -55,20 +56,32 @@ def run_info(run_id: str, **changes: Any) -> RunInfo:
     return RunInfo(**(fields | changes))
 
 
-def open_any(kind: str, directory: Path, **options: Any) -> Store:
+def open_any(kind: str, target: str | Path, **options: Any) -> Store:
+    if kind == "postgres":
+        from carbonlens.store.postgres import PostgresStore
+
+        return PostgresStore(str(target), **options)
     if kind == "sqlite":
-        return SqliteStore(directory / "runs.db", **options)
-    return JsonlStore(directory / "runs.jsonl", **options)
+        return SqliteStore(target, **options)
+    return JsonlStore(target, **options)
 
 
-@pytest.fixture(params=["sqlite", "jsonl"])
+@pytest.fixture(params=["sqlite", "jsonl", "postgres"])
 def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 @pytest.fixture
-def store(kind: str, tmp_path: Path) -> Iterator[Store]:
-    opened = open_any(kind, tmp_path)
+def target(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str | Path:
+    """Where the store of `kind` lives: a file under tmp_path, or a fresh database."""
+    if kind == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return tmp_path / ("runs.db" if kind == "sqlite" else "runs.jsonl")
+
+
+@pytest.fixture
+def store(kind: str, target: str | Path) -> Iterator[Store]:
+    opened = open_any(kind, target)
     yield opened
     opened.close()
 
@@ -196,8 +209,8 @@ def test_naive_datetimes_are_refused(store: Store) -> None:
         store.create_run(run_info("r1", started_at=datetime(2025, 1, 1)))
 
 
-def test_writes_after_close_raise_store_error(kind: str, tmp_path: Path) -> None:
-    closed = open_any(kind, tmp_path)
+def test_writes_after_close_raise_store_error(kind: str, target: str | Path) -> None:
+    closed = open_any(kind, target)
     closed.close()
     closed.close()
     with pytest.raises(StoreError):
@@ -230,10 +243,10 @@ def test_reused_pid_does_not_keep_a_run_alive(store: Store) -> None:
 
 
 def test_remote_run_is_interrupted_after_stale_heartbeat_and_revived_by_a_write(
-    kind: str, tmp_path: Path
+    kind: str, target: str | Path
 ) -> None:
     clock = Clock(T0)
-    store = open_any(kind, tmp_path, clock=clock, stale_after_s=600.0)
+    store = open_any(kind, target, clock=clock, stale_after_s=600.0)
     try:
         store.create_run(run_info("remote", host="node-17", pid=4242))
         clock.now = T0 + timedelta(seconds=500)
@@ -280,9 +293,9 @@ KILLED_CHILD = """
 import os, sys
 from datetime import UTC, datetime
 from carbonlens.records import Channel, Component, Method, RunInfo, Sample
-from carbonlens.store import JsonlStore, SqliteStore
-store = {"sqlite": SqliteStore, "jsonl": JsonlStore}[sys.argv[1]](sys.argv[2])
-store.create_run(RunInfo("victim", "p", "n", datetime.now(UTC), sys.argv[3], os.getpid()))
+from carbonlens.store import open_writable_store
+store = open_writable_store(sys.argv[1])
+store.create_run(RunInfo("victim", "p", "n", datetime.now(UTC), sys.argv[2], os.getpid()))
 channel = Channel("rapl", Component.CPU, "package-0", Method.MEASURED)
 for i in range(1, 6):
     store.append_samples("victim", [Sample(channel, float(i), 1.0, 10.0 * i)])
@@ -293,12 +306,10 @@ sys.stdin.read()  # wait to be killed
 
 @pytest.mark.slow
 def test_killed_process_leaves_an_interrupted_run_with_its_samples(
-    kind: str, tmp_path: Path
+    kind: str, target: str | Path
 ) -> None:
-    with closing(open_any(kind, tmp_path)) as store:
-        path = Path(store.location)
     with subprocess.Popen(
-        [sys.executable, "-c", KILLED_CHILD, kind, str(path), HOST],
+        [sys.executable, "-c", KILLED_CHILD, str(target), HOST],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -307,7 +318,7 @@ def test_killed_process_leaves_an_interrupted_run_with_its_samples(
         assert child.stdout.readline() == "ready\n"
         child.send_signal(signal.SIGKILL)
         os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # dead, not reaped: a zombie
-        with closing(open_any(kind, tmp_path)) as store:
+        with closing(open_any(kind, target)) as store:
             info = store.get_run("vic")
             samples = store.samples("victim")
     assert child.returncode == -signal.SIGKILL
@@ -316,13 +327,20 @@ def test_killed_process_leaves_an_interrupted_run_with_its_samples(
     assert [s.energy_j for s in samples] == [10.0, 20.0, 30.0, 40.0, 50.0]
     assert info.duration_s == 5.0
     if kind == "sqlite":  # marked in the file itself, not only reported
-        conn = sqlite3.connect(path)
+        conn = sqlite3.connect(target)
         try:
             assert conn.execute("SELECT status FROM runs").fetchone()[0] == "interrupted"
         finally:
             conn.close()
+    elif kind == "postgres":  # marked in the database, not only reported
+        import psycopg
+
+        with psycopg.connect(str(target)) as pg:
+            row = pg.execute("SELECT status FROM runs").fetchone()
+        assert row is not None and row[0] == "interrupted"
     else:
-        last = json.loads(path.read_text().splitlines()[-1])
+        assert isinstance(target, Path)
+        last = json.loads(target.read_text().splitlines()[-1])
         assert (last["type"], last["status"]) == ("finish", "interrupted")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,3 +59,66 @@ def test_samples_nothing_could_store_are_kept_for_the_report() -> None:
     samples, windows, location = writer.read_back()
     assert [s.t_s for s in samples] == [1.0, 2.0]
     assert windows == [] and location == ""
+
+
+def test_no_sample_waits_longer_than_the_flush_period(tmp_path: Path) -> None:
+    # A queue is written unless it can wait for the next call (expected one gap
+    # later) without its oldest sample waiting more than FLUSH_S = 1 s.
+    store = SqliteStore(tmp_path / "runs.db")
+    clock = FakeClock()
+    writer = RunWriter(store, INFO, clock)
+    stored = []
+    for t_s in (0.3, 0.6, 0.9, 1.2, 1.5, 1.8, 2.1):  # every 0.3 s
+        clock.advance(0.3)
+        writer.append([_sample(t_s)])
+        stored.append(len(store.samples("run1")))
+    # 0.3 written at once; 0.6 waits (0.6 - 0.3 + 0.3 <= 1), 0.9 too (0.9);
+    # at 1.2, 0.9 + 0.3 > 1: written, so 0.6 waited 0.6 s. Again from 1.2 to 2.1.
+    assert stored == [1, 1, 1, 4, 4, 4, 7]
+
+
+def test_with_an_interval_over_half_the_flush_period_each_sample_is_written_at_once(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "runs.db")
+    clock = FakeClock()
+    writer = RunWriter(store, INFO, clock)
+    for i in range(1, 5):
+        clock.advance(0.6)  # waiting for the next tick would make it 1.2 s > FLUSH_S
+        writer.append([_sample(0.6 * i)])
+        assert len(store.samples("run1")) == i
+
+
+class _SlowStore(SqliteStore):
+    """A store whose sample writes wait until the test lets them through."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def append_samples(self, run_id: str, samples: Sequence[Sample]) -> None:
+        self.entered.set()
+        self.gate.wait(10.0)
+        super().append_samples(run_id, samples)
+
+
+def test_a_slow_store_never_holds_up_the_sampler(tmp_path: Path) -> None:
+    # In the background the writer thread waits on the store; append (the
+    # sampler's call) returns at once and what queues meanwhile goes out in the
+    # next batch. Nothing is lost.
+    store = _SlowStore(tmp_path / "runs.db")
+    clock = FakeClock()
+    writer = RunWriter(store, INFO, clock, background=True)
+    writer.append([_sample(0.1)])  # due at once: handed to the writer thread
+    assert store.entered.wait(5.0)
+    for i in range(2, 12):  # ten more ticks while the first write is stuck
+        clock.advance(0.1)
+        writer.append([_sample(0.1 * i)])
+    assert store.samples("run1") == []
+    store.gate.set()
+    ended = replace(INFO, ended_at=datetime(2026, 1, 1, 0, 0, 2, tzinfo=UTC), duration_s=1.1)
+    writer.finish(RunStatus.FINISHED, ended)
+    samples, _, _ = writer.read_back()
+    assert [round(s.t_s, 1) for s in samples] == [round(0.1 * i, 1) for i in range(1, 12)]
+    assert not any(t.name == "carbonlens-writer" for t in threading.enumerate())

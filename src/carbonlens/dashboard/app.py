@@ -46,7 +46,7 @@ from carbonlens.records import RunStatus
 from carbonlens.report.html import HtmlRun, pareto_chart, run_section
 from carbonlens.report.json import run_info_to_dict
 from carbonlens.report.text import duration_text, energy_text, mass_text
-from carbonlens.store import open_existing_store, store_path
+from carbonlens.store import open_existing_store, store_label
 from carbonlens.tracking.budget_limits import UNIT_NAMES
 from carbonlens.units import kwh_from_j
 
@@ -108,7 +108,7 @@ def _filter(request: Request) -> queries.RunFilter:
     """The runs filter of a request's query; HTTP 400 for a value that makes no sense."""
     import click
 
-    from carbonlens._cli_common import parse_since
+    from carbonlens._cli_common import MAX_LIMIT, parse_since
 
     q = request.query_params
     try:
@@ -121,8 +121,10 @@ def _filter(request: Request) -> queries.RunFilter:
     except click.BadParameter as exc:
         raise HTTPException(400, f"since: {exc.format_message()}") from None
     limit_text = q.get("limit") or str(queries.DEFAULT_LIMIT)
-    if not limit_text.isdigit() or int(limit_text) < 1:
-        raise HTTPException(400, f"limit {limit_text!r} is not a whole number above 0")
+    if not (limit_text.isascii() and limit_text.isdigit() and 1 <= int(limit_text) <= MAX_LIMIT):
+        raise HTTPException(
+            400, f"limit {limit_text!r} is not a whole number from 1 to {MAX_LIMIT}"
+        )
     return queries.RunFilter(
         project=q.get("project") or None,
         status=status,
@@ -139,17 +141,18 @@ def _rendered_run(store: Store, run_id: str) -> tuple[HtmlRun, str] | None:
 
 
 class _Dashboard:
-    """The route handlers, around one store path and the templates."""
+    """The route handlers, around one store (path or URL) and the templates."""
 
     def __init__(self, store: str | Path) -> None:
-        self.store_path = store_path(store)
+        self.store = store
+        self.store_label = store_label(store)  # a URL's password masked
         self.templates = _templates()
 
     async def read(self, fn: Callable[[Store], T]) -> T:
         """Call `fn` with the store, opened and closed in a worker thread."""
 
         def call() -> T:
-            store = open_existing_store(self.store_path)
+            store = open_existing_store(self.store)
             try:
                 return fn(store)
             finally:
@@ -160,7 +163,7 @@ class _Dashboard:
     def page(self, request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
         """Render template `name` with `context` and what every page shows."""
         context.setdefault("live", False)
-        context["store"] = str(self.store_path)
+        context["store"] = self.store_label
         context["now"] = datetime.now(UTC)
         return self.templates.TemplateResponse(request, name, context, status_code=status_code)
 
@@ -198,7 +201,7 @@ class _Dashboard:
     async def unknown_run(self, request: Request, run_id: str) -> Response:
         """404 for `run_id`, with the newest runs to choose from."""
         recent = await self.read(queries.recent_runs)
-        message = f"no run {run_id!r} in {self.store_path}"
+        message = f"no run {run_id!r} in {self.store_label}"
         if request.url.path.startswith("/api/"):
             found = [run_info_to_dict(i) for i in recent]
             return JSONResponse({"error": message, "recent_runs": found}, status_code=404)
@@ -267,7 +270,7 @@ class _Dashboard:
             "total_gco2e": t.total_g,
         }
         rows = [_row_json(row) for row in table.rows]
-        return JSONResponse({"runs": rows, "totals": totals, "store": str(self.store_path)})
+        return JSONResponse({"runs": rows, "totals": totals, "store": self.store_label})
 
     async def api_run(self, request: Request) -> Response:
         """`/api/runs/{run_id}`: a run's report document."""
@@ -304,8 +307,8 @@ def create_app(store_path: str | Path, *, token: str | None = None) -> Starlette
     """The dashboard as an ASGI application reading the store at `store_path`.
 
     Args:
-        store_path: the store's file (a database or a `.jsonl` fallback file) or
-            `sqlite:///` URL; it may not exist yet.
+        store_path: the store's file (a database or a `.jsonl` fallback file),
+            `sqlite:///` URL (it may not exist yet) or PostgreSQL URL.
         token: the token every request must carry (see `dashboard.security`);
             None to answer requests for loopback addresses only.
 

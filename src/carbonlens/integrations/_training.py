@@ -11,7 +11,9 @@ A callback translates its framework's hooks into the calls of `TrainingRun`:
 * `end` when training ends: the run is stopped (finished, or interrupted by its
   budget) and, when asked, the model-card block is merged into the output
   directory's README.md; or when it raised: the run is stored as failed (as
-  interrupted for Ctrl-C), without a model card.
+  interrupted for Ctrl-C), without a model card. Lightning reports an exception
+  to its callbacks; Transformers and Keras do not, so their training is wrapped
+  in `callback.guard()`, which ends the run as failed and re-raises.
 
 With `sync=True`, pending CUDA work of PyTorch is waited for at each window edge
 (`torch.cuda.synchronize()`), so asynchronous kernels count in their own epoch.
@@ -26,7 +28,7 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Self, SupportsFloat
 
@@ -220,6 +222,12 @@ class TrainingRun:
         except OSError as exc:
             log.warning("carbonlens: model card not written to %s: %s", directory, exc)
 
+    def fail(self, exception: BaseException) -> None:
+        """End the run after training raised `exception`: stored as failed, or as
+        interrupted for Ctrl-C (`KeyboardInterrupt`); a no-op once the run has ended."""
+        ctrl_c = isinstance(exception, KeyboardInterrupt)
+        self.end(raised=RunStatus.INTERRUPTED if ctrl_c else RunStatus.FAILED)
+
     def write_model_card(self, directory: str | os.PathLike[str]) -> Path:
         """Merge the run's `co2_eq_emissions` block into `directory`/README.md.
 
@@ -315,6 +323,21 @@ class TrainingCallback:
     def report(self) -> RunReport | None:
         """The run's report once training has ended (None before, or for the user's tracker)."""
         return self.run.report
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[Self]:
+        """Store the run as failed when the block raises, then re-raise.
+
+        Transformers and Keras call no callback when training raises, so their run
+        would stay `running` until the process ends; wrap training instead:
+        `with callback.guard(): trainer.train()`. Ctrl-C stores it as interrupted;
+        after a run that ended normally the guard does nothing.
+        """
+        try:
+            yield self
+        except BaseException as exc:
+            self.run.fail(exc)
+            raise
 
     def write_model_card(self, directory: str | os.PathLike[str]) -> Path:
         """Merge the run's `co2_eq_emissions` block into `directory`/README.md (after

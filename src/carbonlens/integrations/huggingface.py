@@ -6,7 +6,8 @@
                                   training_type="fine-tuning")
     trainer = transformers.Trainer(model=model, args=args, train_dataset=data,
                                    callbacks=[callback])
-    trainer.train()
+    with callback.guard():              # a run whose training raises is stored as failed
+        trainer.train()
     print(callback.report.summary())
 
 The run starts with `train` and stops at its end (`interrupted` if a budget
@@ -18,9 +19,10 @@ of the next epoch (or the end of training), so the evaluation and checkpoint tha
 `eval_loss`, `learning_rate`, ..., not `epoch`) is logged with the run at
 step = `state.global_step`. The model card goes to `args.output_dir`; call
 `callback.write_model_card(args.output_dir)` again after `trainer.create_model_card()`
-or `push_to_hub()`, which rewrite README.md. `Trainer` has no hook for an
-exception: a run whose training raised stays `running` until the process ends,
-then the store reports it `interrupted`.
+or `push_to_hub()`, which rewrite README.md. `Trainer` calls no callback when
+training raises: wrap it in `with callback.guard(): trainer.train()` to store the
+run as `failed` (the exception is re-raised); unwrapped, such a run stays
+`running` until the process ends, then the store reports it `interrupted`.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
     from carbonlens.integrations.keras import CarbonLensCallback
 
     callback = CarbonLensCallback(project="cnn", country="FR", model_card="out/")
-    model.fit(x, y, epochs=3, callbacks=[callback])
+    with callback.guard():              # a run whose fit raises is stored as failed
+        model.fit(x, y, epochs=3, callbacks=[callback])
     print(callback.report.summary())
 
 The run starts with `fit` and stops at its end (`interrupted` if a budget stopped
@@ -13,9 +14,10 @@ the number of steps is unknown) and a budget with action `raise` sets
 `model.stop_training`; the epoch's logs (`loss`, `val_loss`, ...) are logged with
 the run at step = epoch. Keras has no output directory: give `model_card` a
 directory. `sync=True` waits for CUDA with the PyTorch back-end
-(`KERAS_BACKEND=torch`) and does nothing with the others. Keras has no hook for an
-exception: a run whose `fit` raised stays `running` until the process ends, then
-the store reports it `interrupted`.
+(`KERAS_BACKEND=torch`) and does nothing with the others. Keras calls no callback
+when `fit` raises: wrap it in `with callback.guard(): model.fit(...)` to store the
+run as `failed` (the exception is re-raised); unwrapped, such a run stays
+`running` until the process ends, then the store reports it `interrupted`.
 """
 
 from __future__ import annotations

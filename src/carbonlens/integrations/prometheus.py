@@ -36,14 +36,14 @@ metric                                           type     value
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
+from carbonlens.integrations._live import LiveTotals
 from carbonlens.integrations._support import import_framework
-from carbonlens.records import Channel, Sample
+from carbonlens.records import Channel
 from carbonlens.tracking.tracker import Tracker
-from carbonlens.units import J_PER_KWH
 
 __all__ = ["DEFAULT_PORT", "SUPPORTED", "MetricsServer", "TrackerMetrics", "serve"]
 
@@ -67,49 +67,13 @@ class TrackerMetrics:
 
     def __init__(self, tracker: Tracker) -> None:
         """Listen to `tracker`'s samples."""
-        self._tracker = tracker
-        self._lock = threading.Lock()
-        self._energy_j: dict[Channel, float] = {}
-        self._process_j: dict[Channel, float] = {}
-        self._power_w: dict[Channel, float] = {}
+        self._totals = LiveTotals(tracker)
         self._metrics = import_framework("prometheus_client.core", "prometheus-client", SUPPORTED)
-        tracker.add_listener(self.observe)
-
-    def observe(self, samples: Sequence[Sample]) -> None:
-        """Add one sampling interval's samples (the tracker's listener)."""
-        with self._lock:
-            for s in samples:
-                self._energy_j[s.channel] = self._energy_j.get(s.channel, 0.0) + s.energy_j
-                self._power_w[s.channel] = s.power_w
-                if s.process_energy_j is not None:
-                    total = self._process_j.get(s.channel, 0.0) + s.process_energy_j
-                    self._process_j[s.channel] = total
-
-    def _run(self) -> tuple[dict[str, str], float, float] | None:
-        """The run's info labels, intensity (g/kWh) and PUE; None before `start()`."""
-        try:
-            info = self._tracker.info
-        except RuntimeError:
-            return None
-        intensity = info.settings["intensity"]
-        labels = {
-            "run_id": info.run_id,
-            "project": info.project,
-            "name": info.name,
-            "host": info.host,
-            "location": intensity.get("location") or "world",
-        }
-        return labels, intensity["intensity_g_per_kwh"], info.settings["pue"]["pue_ratio"]
 
     def collect(self) -> Iterator[Any]:
         """The metric families, as they are now (called at each scrape)."""
         m = self._metrics
-        with self._lock:
-            energy, process, power = (
-                dict(self._energy_j),
-                dict(self._process_j),
-                dict(self._power_w),
-            )
+        now = self._totals.snapshot()
         families = {
             "power": m.GaugeMetricFamily(
                 "carbonlens_power_watts",
@@ -132,29 +96,34 @@ class TrackerMetrics:
                 labels=CHANNEL_LABELS,
             ),
         }
-        run = self._run()
-        for channel, watts in power.items():
+        run = now.run
+        for channel, watts in now.power_w.items():
             families["power"].add_metric(_labels(channel), watts)
-        for channel, joules in process.items():
+        for channel, joules in now.process_energy_j.items():
             families["process"].add_metric(_labels(channel), joules)
-        for channel, joules in energy.items():
+        for channel, joules in now.energy_j.items():
             families["energy"].add_metric(_labels(channel), joules)
         if run is None:
             yield from families.values()
             return
-        labels, intensity_g_per_kwh, pue_ratio = run
-        for channel, joules in energy.items():
-            grams = joules * pue_ratio / J_PER_KWH * intensity_g_per_kwh
-            families["emissions"].add_metric(_labels(channel), grams)
+        for channel, joules in now.energy_j.items():
+            families["emissions"].add_metric(_labels(channel), run.operational_g(joules))
         yield from families.values()
         yield m.GaugeMetricFamily(
             "carbonlens_grid_intensity_grams_per_kwh",
             "Grid carbon intensity used to price the run, gCO2e/kWh.",
-            value=intensity_g_per_kwh,
+            value=run.intensity_g_per_kwh,
         )
         yield m.GaugeMetricFamily(
-            "carbonlens_pue_ratio", "Power usage effectiveness applied.", value=pue_ratio
+            "carbonlens_pue_ratio", "Power usage effectiveness applied.", value=run.pue_ratio
         )
+        labels = {
+            "run_id": run.run_id,
+            "project": run.project,
+            "name": run.name,
+            "host": run.host,
+            "location": run.location,
+        }
         info = m.GaugeMetricFamily(
             "carbonlens_run_info", "The tracked run (value 1).", labels=list(labels)
         )

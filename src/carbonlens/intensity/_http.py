@@ -141,7 +141,7 @@ class HttpClient:
             yield
         except KeyError as exc:
             raise self.unavailable(zone, f"unexpected {what} response: missing {exc}") from None
-        except (TypeError, ValueError, IndexError, AttributeError) as exc:
+        except (TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
             raise self.unavailable(zone, f"unexpected {what} response: {exc}") from None
 
     def close(self) -> None:
@@ -309,6 +309,8 @@ class HttpClient:
             return json.loads(response.content)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise self.unavailable(zone, f"{what}: malformed JSON ({exc})") from None
+        except RecursionError:
+            raise self.unavailable(zone, f"{what}: malformed JSON (nested too deeply)") from None
 
 
 def _snippet(response: httpx.Response) -> str:

@@ -16,6 +16,7 @@ from carbonlens.records import IntensityPoint
 
 __all__ = [
     "MAX_PLAUSIBLE_G_PER_KWH",
+    "MAX_POINT_S",
     "Row",
     "build_points",
     "clip",
@@ -30,6 +31,9 @@ __all__ = [
 MAX_PLAUSIBLE_G_PER_KWH = 3000.0
 """Values above this (gCO2e/kWh) are rejected as wrong units: the dirtiest plants emit ~1,200."""
 
+MAX_POINT_S = 31 * 86_400.0
+"""Longest period one point may cover, in seconds (a month; providers give 5 min to a day)."""
+
 Row = tuple[datetime, float | None, float | None]
 """A parsed point: (start UTC, gCO2e/kWh or None when missing, duration_s or None)."""
 
@@ -40,11 +44,15 @@ def utc(moment: datetime, name: str = "datetime") -> datetime:
     """`moment` in UTC.
 
     Raises:
-        ValueError: `moment` is naive (carbonlens never guesses a time zone).
+        ValueError: `moment` is naive (carbonlens never guesses a time zone), or
+            out of range once in UTC.
     """
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware (e.g. datetime.now(UTC)), got {moment}")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{name} is out of range in UTC, got {moment}") from None
 
 
 def parse_time(value: object) -> datetime:
@@ -106,17 +114,30 @@ def build_points(rows: Iterable[Row], default_step_s: float) -> tuple[IntensityP
 
     Returns:
         The points, oldest first.
+
+    Raises:
+        ValueError: a duration that is not a finite number of seconds above zero
+            and at most `MAX_POINT_S`, or a point that would end after year 9999.
     """
     by_start = {start: (value, duration_s) for start, value, duration_s in rows}
     starts = sorted(by_start)
     spacings = [(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)]
     step_s = min(spacings, default=default_step_s)
-    return tuple(
+    points = tuple(
         IntensityPoint(start, duration_s or step_s, value)
         for start in starts
         for value, duration_s in [by_start[start]]
         if value is not None
     )
+    for point in points:
+        if not 0.0 < point.duration_s <= MAX_POINT_S:  # also refuses NaN
+            raise ValueError(
+                f"the point at {point.start} lasts {point.duration_s:g} s "
+                f"(expected above 0 and at most {MAX_POINT_S:g} s)"
+            )
+        if point.start > datetime.max.replace(tzinfo=UTC) - timedelta(seconds=point.duration_s):
+            raise ValueError(f"the point at {point.start} ends after year 9999")
+    return points
 
 
 def clip(

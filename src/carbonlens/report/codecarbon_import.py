@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from carbonlens.accounting import pricing_settings
+from carbonlens.errors import ConfigError
 from carbonlens.records import (
     Channel,
     Component,
@@ -152,19 +153,34 @@ def _parse(path: str, line: int, header: tuple[str, ...], cells: list[str]) -> C
     zone_given = ended_at.tzinfo is not None
     if not zone_given:
         ended_at = ended_at.replace(tzinfo=UTC)
-    for column, _ in _COMPONENTS:
-        _number(values, column)
-    return CodeCarbonRow(
+    components_kwh = [_number(values, column) or 0.0 for column, _ in _COMPONENTS]
+    pue = _number(values, "pue")
+    if pue is not None and pue < 1.0:
+        raise ValueError(f"pue is {values['pue']!r}, not a number >= 1")
+    duration_s = numbers["duration"] or 0.0
+    try:
+        ended_at - timedelta(seconds=duration_s)  # the start must be a date too
+    except OverflowError:
+        raise ValueError(
+            f"duration {values['duration']!r} s starts before year 1 (timestamp "
+            f"{values['timestamp'].strip()!r})"
+        ) from None
+    row = CodeCarbonRow(
         path=path,
         line=line,
         header=header,
         values=values,
         ended_at=ended_at,
         zone_given=zone_given,
-        duration_s=numbers["duration"] or 0.0,
+        duration_s=duration_s,
         emissions_g=(numbers["emissions"] or 0.0) * G_PER_KG,
         energy_j=j_from_kwh(numbers["energy_consumed"] or 0.0),
     )
+    intensity = row.emissions_g / kwh_from_j(row.energy_j) if row.energy_j > 0 else 0.0
+    figures = (row.emissions_g, row.energy_j, intensity, *map(j_from_kwh, components_kwh))
+    if not all(map(math.isfinite, figures)):
+        raise ValueError("emissions or an energy is too large (or energy too small) for a real run")
+    return row
 
 
 def read_codecarbon(path: Path) -> tuple[list[CodeCarbonRow], list[Skipped]]:
@@ -176,9 +192,15 @@ def read_codecarbon(path: Path) -> tuple[list[CodeCarbonRow], list[Skipped]]:
     Returns:
         The readable rows and the skipped lines (a file without the required
         columns is skipped whole, as its line 1).
+
+    Raises:
+        ConfigError: the file cannot be read (missing, a directory, no permission).
     """
     name = str(path)
-    lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+    try:
+        lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {name}: {exc.strerror or exc}", source=name) from None
     rows: list[CodeCarbonRow] = []
     skipped: list[Skipped] = []
     header: tuple[str, ...] = ()
@@ -328,7 +350,7 @@ def import_codecarbon(
         The runs stored, the ids already present, and the skipped lines.
 
     Raises:
-        OSError: a file cannot be read.
+        ConfigError: a file cannot be read (nothing is written then).
         StoreError: the store cannot be written.
     """
     latest: dict[str, tuple[CodeCarbonRow, int]] = {}
@@ -341,8 +363,8 @@ def import_codecarbon(
             latest[_key(row)] = (max(kept, row, key=lambda r: r.duration_s), count + 1)
     imported: list[RunInfo] = []
     already: list[str] = []
-    for row, count in latest.values():
-        info, samples = _run(row, count, project)
+    runs = [(row, *_run(row, count, project)) for row, count in latest.values()]
+    for row, info, samples in runs:  # every run is built before the first is written
         if store.get_run(info.run_id) is not None:
             already.append(info.run_id)
             continue

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from carbonlens.report.text import duration_text, energy_text, mass_text
+from carbonlens.report.text import duration_text, energy_text, mass_text, quality_text
 
 if TYPE_CHECKING:
     from carbonlens.accounting import RunReport
@@ -33,6 +33,9 @@ def report_table(report: RunReport) -> Table:
     table.add_column("value", justify="right")
     table.add_column("method / source")
     _add(table, "duration", duration_text(report.duration_s), "monotonic clock")
+    if report.quality_flags:
+        count = sum(flag.count for flag in report.quality_flags)
+        _add(table, "quality", f"{count} flag(s)", quality_text(report.quality_flags))
     for t in report.components:
         ch = t.channel
         share = (

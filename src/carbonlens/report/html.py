@@ -67,14 +67,17 @@ class HtmlRun:
         report: the priced run.
         samples: its stored samples (for the time series).
         cut: its "how to cut it" alternatives, or None to leave the section out.
+        sections: further sections, as HTML fragments, shown before the methods
+            (the serving section, `report.serving.serving_html`).
     """
 
     report: RunReport
     samples: Sequence[Sample]
     cut: Cut | None = None
+    sections: tuple[str, ...] = ()
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: int = 0) -> str:
+def html_table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: int = 0) -> str:
     """An escaped table; the `numeric` columns after the first are right-aligned."""
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join(
@@ -143,7 +146,7 @@ def _summary(report: RunReport) -> str:
     ]
     if report.market is not None:
         rows.append(("market-based", mass_text(report.market.operational_g), report.market.formula))
-    return _table(("figure", "value", "method / source"), rows, numeric=1)
+    return html_table(("figure", "value", "method / source"), rows, numeric=1)
 
 
 def _components(report: RunReport) -> str:
@@ -158,7 +161,7 @@ def _components(report: RunReport) -> str:
         for t in report.components
     ]
     headers = ("channel", "energy", "range", "process share", "sensor")
-    return "<h3>Components</h3>" + _table(headers, rows, numeric=1)
+    return "<h3>Components</h3>" + html_table(headers, rows, numeric=1)
 
 
 def _windows(report: RunReport) -> str:
@@ -173,7 +176,7 @@ def _windows(report: RunReport) -> str:
         for w in report.windows
     ]
     headers = ("window", "start", "duration", "facility energy", "operational")
-    return "<h3>Windows</h3>" + _table(headers, rows, numeric=4) if rows else ""
+    return "<h3>Windows</h3>" + html_table(headers, rows, numeric=4) if rows else ""
 
 
 def _equivalences(total_g: float) -> str:
@@ -184,7 +187,7 @@ def _equivalences(total_g: float) -> str:
         factor = f"{f.unit_g / G_PER_KG:g} kgCO2e per {f.unit}"
         rows.append((f"{number_text(e.quantity)} × {f.unit}", f.description, factor, source))
     lead = f"<h3>Equivalences</h3><p>{escape(mass_text(total_g))} CO2e is about:</p>"
-    return lead + _table(("equals", "what", "factor", "source"), rows, numeric=0)
+    return lead + html_table(("equals", "what", "factor", "source"), rows, numeric=0)
 
 
 def _cut(cut: Cut) -> str:
@@ -198,7 +201,7 @@ def _cut(cut: Cut) -> str:
         for a in cut.alternatives
     ]
     headers = ("alternative", "total", "saving", "assumptions")
-    table = _table(headers, rows, numeric=2) if rows else ""
+    table = html_table(headers, rows, numeric=2) if rows else ""
     notes = "".join(f"<li>{escape(n)}</li>" for n in cut.notes)
     return f"<h3>How to cut it</h3>{table}<ul class=muted>{notes}</ul>"
 
@@ -214,7 +217,7 @@ _FORMULAS: Final = (
 def _methods(report: RunReport) -> str:
     items = "".join(f"<li>{escape(f)}</li>" for f in _FORMULAS)
     rows = [(c.section, c.name, c.value, c.source) for c in constants(report)]
-    return f"<h3>Methods</h3><ul>{items}</ul>" + _table(
+    return f"<h3>Methods</h3><ul>{items}</ul>" + html_table(
         ("part", "constant", "value", "source"), rows
     )
 
@@ -242,6 +245,7 @@ def run_section(run: HtmlRun) -> str:
             _windows(report),
             _equivalences(report.total_g),
             _cut(run.cut) if run.cut is not None else "",
+            *run.sections,
             _methods(report),
             "</section>",
         ]
@@ -261,7 +265,7 @@ def _overview(reports: Sequence[RunReport]) -> str:
     headers = ("run", "project", "status", "facility energy", "total CO2e")
     return (
         "<h2>Overview</h2>"
-        + _table(headers, rows, numeric=4)
+        + html_table(headers, rows, numeric=4)
         + bar_chart("Total emissions by run", bars, unit="gCO2e")
         + _equivalences(total_g)
     )
@@ -370,14 +374,14 @@ def render_comparison_html(
         f"{escape(ranking.score_definition)}.</p>",
         pareto_chart(ranking, metric=metric, cost_label=cost_label) if rows else "",
         "<h2>Ranking</h2>",
-        _table(("rank", "run", metric, cost_label, ranking.score, "front"), rows, numeric=4)
+        html_table(("rank", "run", metric, cost_label, ranking.score, "front"), rows, numeric=4)
         if rows
         else "<p>No run could be ranked.</p>",
     ]
     if ranking.excluded:
         body += [
             "<h2>Left out</h2>",
-            _table(
+            html_table(
                 ("run", "run id", "reason"),
                 ((p.label, p.key, why) for p, why in ranking.excluded),
             ),

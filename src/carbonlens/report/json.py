@@ -201,5 +201,15 @@ def report_to_dict(report: RunReport) -> dict[str, Any]:
         **_evaluation(report.info.settings),
         "schedule": _schedule(report),
         "notes": list(report.notes),
+        "quality_flags": [
+            {
+                "channel": f.channel,
+                "kind": f.kind.value,
+                "count": f.count,
+                "first_s": f.first_t_s,
+                "last_s": f.last_t_s,
+            }
+            for f in report.quality_flags
+        ],
         "store": report.store_location,
     }

@@ -89,7 +89,8 @@ class _Style:
     times: str
 
 
-def _md_escape(text: str) -> str:
+def md_escape(text: str) -> str:
+    """`text` on one line, with Markdown's special characters backslash-escaped."""
     return "".join(f"\\{c}" if c in _MD_SPECIAL else c for c in " ".join(text.split()))
 
 
@@ -97,7 +98,7 @@ def _latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(c, c) for c in " ".join(text.split()))
 
 
-_MD = _Style(_md_escape, "CO2e", "×")
+_MD = _Style(md_escape, "CO2e", "×")
 _LATEX = _Style(_latex_escape, "CO$_2$e", r"$\times$")
 
 
@@ -221,7 +222,7 @@ def markdown(reports: Sequence[RunReport]) -> str:
         "| " + " | ".join(_COLUMNS) + " |",
         "|" + "|".join("---" if n < 2 else "---:" for n in range(len(_COLUMNS))) + "|",
     ]
-    lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in _rows(reports)]
+    lines += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in _rows(reports)]
     return "\n".join([*lines, "", methods_paragraph(reports), ""])
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from carbonlens.records import QualityFlag
 from carbonlens.units import kwh_from_j
 
 if TYPE_CHECKING:
@@ -34,17 +36,31 @@ def duration_text(duration_s: float) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}"
 
 
+def quality_text(flags: Sequence[QualityFlag]) -> str:
+    """Quality flags on one line, e.g. 'nvml read_timeout ×1 (at 12.0 s); nvml/gpu/gpu0
+    gap ×1 (11.0–20.0 s)': where, what, how often and when (seconds since the start)."""
+    parts = []
+    for flag in flags:
+        first, last = flag.first_t_s, flag.last_t_s
+        when = f"at {first:.1f} s" if first == last else f"{first:.1f}–{last:.1f} s"
+        parts.append(f"{flag.channel} {flag.kind.value} ×{flag.count} ({when})")
+    return "; ".join(parts)
+
+
 def summary_line(report: RunReport) -> str:
     """One line: '0.012 Wh · 0.005 g CO2e (FR grid 2025) · cpu modelled, ram modelled'.
 
-    Facility energy, total emissions, the grid used and each channel's method.
+    Facility energy, total emissions, the grid used and each channel's method; then,
+    for a run with quality flags, their kinds (' · quality flags: gap, read_timeout').
     """
     methods = ", ".join(
         f"{t.channel.component.value} {t.channel.method.value}" for t in report.components
     )
     where = report.intensity.location or "world"
     year = f" {report.intensity.year}" if report.intensity.year else ""
+    kinds = sorted({flag.kind.value for flag in report.quality_flags})
+    quality = f" · quality flags: {', '.join(kinds)}" if kinds else ""
     return (
         f"{energy_text(report.facility_energy_j)} · {mass_text(report.total_g)} CO2e "
-        f"({where} grid{year}) · {methods or 'no sensors'}"
+        f"({where} grid{year}) · {methods or 'no sensors'}{quality}"
     )

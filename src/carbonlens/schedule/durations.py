@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from carbonlens.errors import ConfigError
 
 __all__ = [
+    "MAX_DURATION_S",
     "format_duration",
     "format_local",
     "local_zone",
@@ -53,6 +54,9 @@ _ISO = re.compile(
     r"(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?"
 )
 _HELP = "e.g. 90m, 1.5h, 5400s, 2d, 1h30m or ISO 8601 PT1H30M"
+_YEAR_S = 365 * 86400.0
+MAX_DURATION_S = 100 * _YEAR_S
+"""The longest duration accepted, in seconds (100 years of 365 days)."""
 
 
 def parse_duration(text: str, *, allow_zero: bool = False, name: str = "duration") -> float:
@@ -67,22 +71,31 @@ def parse_duration(text: str, *, allow_zero: bool = False, name: str = "duration
         The duration in seconds (float, > 0 unless `allow_zero`).
 
     Raises:
-        ConfigError: not a duration, negative, zero when not allowed, or in
-            years/months.
+        ConfigError: not a duration, negative, zero when not allowed, longer
+            than `MAX_DURATION_S`, or in years/months.
     """
+    seconds = _seconds(text, name)
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise ConfigError(f"{name} must be longer than zero, got {text!r}", setting=name)
+    if not seconds <= MAX_DURATION_S:  # also refuses inf (e.g. 400 digits) and NaN
+        raise ConfigError(
+            f"{name}: {text!r} is longer than {MAX_DURATION_S / _YEAR_S:g} years ({_HELP})",
+            setting=name,
+        )
+    return seconds
+
+
+def _seconds(text: str, name: str) -> float:
+    """Seconds in `text` read as a duration, unchecked (may be 0 or inf)."""
     raw = text.strip()
     lowered = raw.lower()
     if lowered.startswith(("-", "+-")):
         raise ConfigError(f"{name} must not be negative, got {text!r}", setting=name)
     if lowered.startswith("p"):
-        seconds = _iso_duration(raw.upper(), name)
-    elif re.fullmatch(r"\d+(?:\.\d*)?", lowered):
-        seconds = float(lowered)
-    else:
-        seconds = _unit_duration(lowered, text, name)
-    if seconds < 0 or (seconds == 0 and not allow_zero):
-        raise ConfigError(f"{name} must be longer than zero, got {text!r}", setting=name)
-    return seconds
+        return _iso_duration(raw.upper(), name)
+    if re.fullmatch(r"\d+(?:\.\d*)?", lowered):
+        return float(lowered)
+    return _unit_duration(lowered, text, name)
 
 
 def _unit_duration(lowered: str, text: str, name: str) -> float:
@@ -162,7 +175,10 @@ def parse_time(text: str, *, tz: tzinfo | None = None, now: datetime | None = No
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz or local_zone())
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ConfigError(f"{text!r} is out of range once in UTC", setting="time") from None
 
 
 def parse_when(
@@ -177,15 +193,22 @@ def parse_when(
         name: the option, for error messages.
 
     Raises:
-        ConfigError: neither a duration nor a time, or a negative duration.
+        ConfigError: neither a duration nor a time, a negative duration, or a
+            moment after year 9999.
     """
     if text.strip().startswith("-"):
         raise ConfigError(f"{name} must not be negative, got {text!r}", setting=name)
     try:
-        seconds = parse_duration(text, allow_zero=True, name=name)
+        _seconds(text, name)
     except ConfigError:
         return parse_time(text, tz=tz, now=base)
-    return base + timedelta(seconds=seconds)
+    seconds = parse_duration(text, allow_zero=True, name=name)  # a duration: check its range
+    try:
+        return base + timedelta(seconds=seconds)
+    except OverflowError:
+        raise ConfigError(
+            f"{name}: {text!r} from {base} is after year 9999", setting=name
+        ) from None
 
 
 def format_local(moment: datetime, tz: tzinfo | None = None, *, utc_too: bool = True) -> str:

@@ -56,9 +56,15 @@ def read_series_csv(path: str | Path, *, location: str = "", source: str = "") -
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle))
+            reader = csv.reader(handle)
+            rows = list(reader)
     except (OSError, UnicodeDecodeError) as exc:
         raise ScheduleError(f"cannot read the series {path}: {exc}") from exc
+    except csv.Error as exc:
+        raise ScheduleError(
+            f"{path}:{reader.line_num}: not readable as CSV ({exc}); "
+            "the file must be `timestamp_utc,g_co2e_per_kwh` rows"
+        ) from None
     header = [cell.strip().lower() for cell in rows[0]] if rows else []
     if not set(COLUMNS) <= set(header):
         raise ScheduleError(f"{path}: the header must name the columns {','.join(COLUMNS)}")
@@ -83,10 +89,12 @@ def read_series_csv(path: str | Path, *, location: str = "", source: str = "") -
 def _time(row: list[str], at: int, path: Path, line: int) -> datetime:
     try:
         moment = datetime.fromisoformat(row[at].strip())
-    except (IndexError, ValueError):
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (IndexError, ValueError, OverflowError):
         cell = row[at] if at < len(row) else ""
-        raise ScheduleError(f"{path}:{line}: {cell!r} is not an ISO 8601 time") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        raise ScheduleError(
+            f"{path}:{line}: {cell!r} is not an ISO 8601 time between years 1 and 9999 (UTC)"
+        ) from None
 
 
 def _value(row: list[str], col: int, path: Path, line: int) -> float:

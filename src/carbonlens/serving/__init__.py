@@ -20,47 +20,44 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from carbonlens.serving.asgi import CarbonMiddleware
+    from carbonlens.serving.cost import ServingCost, serving_cost, serving_totals
     from carbonlens.serving.ledger import Ledger, Settlement
     from carbonlens.serving.prometheus import PrometheusExporter
     from carbonlens.serving.request import ServedRequest, current_request
     from carbonlens.serving.store import WindowWriter, summaries_from_points
-    from carbonlens.serving.summary import (
-        EstimateComparison,
-        RequestRecord,
-        RouteStats,
-        ServingSummary,
-        compare,
-    )
+    from carbonlens.serving.summary import RequestRecord, RouteStats, ServingSummary
 
 _LAZY = {
     "CarbonMiddleware": "carbonlens.serving.asgi",
-    "EstimateComparison": "carbonlens.serving.summary",
     "Ledger": "carbonlens.serving.ledger",
     "PrometheusExporter": "carbonlens.serving.prometheus",
     "RequestRecord": "carbonlens.serving.summary",
     "RouteStats": "carbonlens.serving.summary",
     "ServedRequest": "carbonlens.serving.request",
+    "ServingCost": "carbonlens.serving.cost",
     "ServingSummary": "carbonlens.serving.summary",
     "Settlement": "carbonlens.serving.ledger",
     "WindowWriter": "carbonlens.serving.store",
-    "compare": "carbonlens.serving.summary",
     "current_request": "carbonlens.serving.request",
+    "serving_cost": "carbonlens.serving.cost",
+    "serving_totals": "carbonlens.serving.cost",
     "summaries_from_points": "carbonlens.serving.store",
 }
 
 __all__ = [
     "CarbonMiddleware",
-    "EstimateComparison",
     "Ledger",
     "PrometheusExporter",
     "RequestRecord",
     "RouteStats",
     "ServedRequest",
+    "ServingCost",
     "ServingSummary",
     "Settlement",
     "WindowWriter",
-    "compare",
     "current_request",
+    "serving_cost",
+    "serving_totals",
     "summaries_from_points",
 ]
 

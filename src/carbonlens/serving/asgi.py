@@ -27,8 +27,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from carbonlens.errors import ConfigError
-from carbonlens.serving.ledger import Ledger, ServedRun
+from carbonlens.serving.ledger import Ledger
 from carbonlens.serving.request import _CURRENT, ServedRequest
+from carbonlens.serving.run import LedgerOwner
 
 __all__ = ["ASGIApp", "CarbonMiddleware"]
 
@@ -55,18 +56,18 @@ class CarbonMiddleware:
     """Attributes the server's measured energy to the HTTP requests it serves."""
 
     def __init__(
-        self, app: ASGIApp, *, ledger: Ledger | None = None, tracker: ServedRun | None = None
+        self, app: ASGIApp, *, ledger: Ledger | None = None, tracker: LedgerOwner | None = None
     ) -> None:
-        """Wrap `app`; give a `ledger`, or a started `tracker` to make one on it.
+        """Wrap `app`; give a `ledger`, or a started `tracker` to use its ledger.
 
-        With `tracker`, the ledger is `Ledger.for_tracker(tracker)`, reachable as
-        `middleware.ledger`.
+        With `tracker`, the ledger is `tracker.serving_ledger()`, the one its
+        `request` and `handler` use too, reachable as `middleware.ledger`.
 
         Raises:
             ConfigError: neither or both of `ledger` and `tracker` are given.
         """
         if ledger is None and tracker is not None:
-            ledger = Ledger.for_tracker(tracker)
+            ledger = tracker.serving_ledger()
         elif ledger is None or tracker is not None:
             raise ConfigError("CarbonMiddleware takes a ledger or a tracker, not both or neither")
         self.app = app

@@ -34,6 +34,7 @@ __all__ = [
     "SampleSource",
     "ServedRun",
     "Settlement",
+    "track_calls",
 ]
 
 log = logging.getLogger(__name__)
@@ -237,28 +238,7 @@ class Ledger:
         Raises:
             ConfigError: the function is a generator.
         """
-
-        def decorate(fn: Callable[P, R]) -> Callable[P, R]:
-            if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
-                raise ConfigError(f"{fn.__qualname__} is a generator: use ledger.request() in it")
-            name = route or fn.__qualname__
-            if inspect.iscoroutinefunction(fn):
-
-                @functools.wraps(fn)
-                async def run_async(*args: P.args, **kwargs: P.kwargs) -> Any:
-                    with self.request(name, model):
-                        return await cast(Any, fn)(*args, **kwargs)
-
-                return cast(Callable[P, R], run_async)
-
-            @functools.wraps(fn)
-            def run(*args: P.args, **kwargs: P.kwargs) -> R:
-                with self.request(name, model):
-                    return fn(*args, **kwargs)
-
-            return run
-
-        return decorate
+        return track_calls(lambda: self, route, model)
 
     def on_samples(self, samples: list[Sample]) -> None:
         """The tracker listener: queue one interval's samples and settle what can be."""
@@ -351,3 +331,39 @@ class Ledger:
                 if id(listener) not in self._failed_listeners:
                     self._failed_listeners.add(id(listener))
                     log.warning("carbonlens: serving listener %r failed: %s", listener, exc)
+
+
+def track_calls(
+    ledger_of: Callable[[], Ledger], route: str | None, model: str
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorator: each call of a sync or async handler is one request of `ledger_of()`.
+
+    The ledger is looked up at each call, so a handler can be decorated before
+    the run that owns the ledger has started (`Tracker.handler`). The route
+    defaults to the function's qualified name.
+
+    Raises:
+        ConfigError: the function is a generator (open a request inside it instead).
+    """
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+            raise ConfigError(f"{fn.__qualname__} is a generator: open a request inside it")
+        name = route or fn.__qualname__
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def run_async(*args: P.args, **kwargs: P.kwargs) -> Any:
+                with ledger_of().request(name, model):
+                    return await cast(Any, fn)(*args, **kwargs)
+
+            return cast(Callable[P, R], run_async)
+
+        @functools.wraps(fn)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            with ledger_of().request(name, model):
+                return fn(*args, **kwargs)
+
+        return run
+
+    return decorate

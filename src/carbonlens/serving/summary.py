@@ -1,5 +1,4 @@
-"""Finished requests and their aggregates: per route and model, per batch occupancy,
-and the comparison with the estimator's inference-at-scale figure.
+"""Finished requests and their aggregates: per route and model and per batch occupancy.
 
 Energies are IT energy in joules (whole machine, every measured device);
 emissions are operational gCO2e, facility energy (IT × PUE) × grid intensity.
@@ -11,21 +10,13 @@ import functools
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-from carbonlens.errors import ConfigError
-
-if TYPE_CHECKING:
-    from carbonlens.estimate.model import Estimate
 
 __all__ = [
     "Aggregator",
-    "EstimateComparison",
     "OccupancyStats",
     "RequestRecord",
     "RouteStats",
     "ServingSummary",
-    "compare",
     "occupancy_label",
 ]
 
@@ -77,8 +68,8 @@ def _per(numerator: float | None, denominator: float) -> float | None:
 class RouteStats:
     """Aggregates of one (route, model): joules, grams, tokens and latency.
 
-    `token_energy_j` is the energy of the requests that reported tokens, so
-    `energy_per_token_j` is not diluted by those that did not. `prefill_*` and
+    `token_energy_j` is the energy of the `token_requests` that reported tokens,
+    so `energy_per_token_j` is not diluted by those that did not. `prefill_*` and
     `decode_*` cover the requests that marked their first token.
     """
 
@@ -93,6 +84,7 @@ class RouteStats:
     latency_p95_s: float
     tokens_in: int = 0
     tokens_out: int = 0
+    token_requests: int = 0
     token_energy_j: float = 0.0
     prefill_energy_j: float = 0.0
     prefill_tokens: int = 0
@@ -181,6 +173,7 @@ class _Totals:
     emissions_g: float = 0.0
     tokens_in: int = 0
     tokens_out: int = 0
+    token_requests: int = 0
     token_energy_j: float = 0.0
     prefill_energy_j: float = 0.0
     prefill_tokens: int = 0
@@ -220,6 +213,7 @@ class Aggregator:
         if record.tokens_in is not None or record.tokens_out is not None:
             totals.tokens_in += record.tokens_in or 0
             totals.tokens_out += record.tokens_out or 0
+            totals.token_requests += 1
             totals.token_energy_j += record.energy_j
         if record.prefill_energy_j is not None and record.tokens_in is not None:
             totals.prefill_energy_j += record.prefill_energy_j
@@ -254,6 +248,7 @@ class Aggregator:
                     latency_p95_s=_percentile(latencies, 0.95),
                     tokens_in=t.tokens_in,
                     tokens_out=t.tokens_out,
+                    token_requests=t.token_requests,
                     token_energy_j=t.token_energy_j,
                     prefill_energy_j=t.prefill_energy_j,
                     prefill_tokens=t.prefill_tokens,
@@ -276,73 +271,3 @@ class Aggregator:
             idle_energy_j=self.idle_energy_j,
             idle_emissions_g=self.idle_emissions_g if self._priced else None,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class EstimateComparison:
-    """Measured serving cost beside the estimator's inference-at-scale figure.
-
-    Per-request figures are IT energy (joules) and operational emissions (gCO2e);
-    `*_with_idle_*` spreads the idle energy over the requests served, which the
-    estimator leaves out (it assumes a fleet sized to the load). The break-even
-    day is when serving `queries_per_day` at the measured cost (idle included)
-    passes `training_g`; the estimator's own break-even day counts embodied
-    emissions too.
-    """
-
-    measured_energy_per_request_j: float
-    measured_energy_with_idle_per_request_j: float
-    estimated_energy_per_query_j: float
-    measured_emissions_with_idle_per_request_g: float | None
-    estimated_operational_per_query_g: float
-    queries_per_day: float
-    training_g: float | None
-    breakeven_day: float | None
-    estimated_breakeven_day: float | None
-
-    @property
-    def measured_to_estimated_ratio(self) -> float:
-        """Measured IT joules per request (idle excluded) / estimated per query."""
-        return self.measured_energy_per_request_j / self.estimated_energy_per_query_j
-
-
-def compare(
-    summary: ServingSummary, estimate: Estimate, training_g: float | None = None
-) -> EstimateComparison:
-    """Compare a serving summary with an `estimate_inference` estimate.
-
-    Args:
-        summary: What the ledger measured (at least one request).
-        estimate: An estimate of mode ``inference`` for the same model and devices.
-        training_g: The training footprint in gCO2e, for the break-even day.
-
-    Raises:
-        ConfigError: the estimate is not an inference estimate, or nothing was served.
-    """
-    if estimate.mode != "inference":
-        raise ConfigError(f"compare needs an inference estimate, not {estimate.mode!r}")
-    requests = summary.requests
-    if requests == 0:
-        raise ConfigError("no request was served: nothing to compare")
-    queries = estimate.details["queries_per_day"] * estimate.details["days"]
-    per_day = estimate.details["queries_per_day"]
-    served_g = None
-    if summary.idle_emissions_g is not None:
-        served_g = sum(r.emissions_g or 0.0 for r in summary.routes) + summary.idle_emissions_g
-    per_request_g = None if served_g is None else served_g / requests
-    breakeven = None
-    if training_g is not None and per_request_g:
-        breakeven = training_g / (per_request_g * per_day)
-    return EstimateComparison(
-        measured_energy_per_request_j=summary.attributed_energy_j / requests,
-        measured_energy_with_idle_per_request_j=(
-            (summary.attributed_energy_j + summary.idle_energy_j) / requests
-        ),
-        estimated_energy_per_query_j=estimate.it_energy_j / queries,
-        measured_emissions_with_idle_per_request_g=per_request_g,
-        estimated_operational_per_query_g=estimate.operational_g / queries,
-        queries_per_day=per_day,
-        training_g=training_g,
-        breakeven_day=breakeven,
-        estimated_breakeven_day=estimate.details.get("breakeven_day"),
-    )

@@ -1,7 +1,13 @@
 """Run stores: where runs, their samples and windows are kept as a run goes.
 
-`open_store` opens the default SQLite store (a path, or a `sqlite:///path` URL)
-and, when that fails, keeps the run in a JSON-lines file instead and says so:
+A store target is a file (a path, or a `sqlite:///path` URL) or a PostgreSQL
+URL (`postgresql://`, `postgres://`, `postgresql+psycopg://`; see
+`store.postgres`, imported only when one is opened). `open_store` opens it for a
+run and, when an SQLite store fails, keeps the run in a JSON-lines file instead
+and says so. A PostgreSQL store that cannot be reached is an error, unless a
+local fallback is given: then the run goes to the local SQLite store, to be
+copied over later (`carbonlens sync`). URLs are only ever shown with their
+password masked.
 
 ======================  =====================================================
 store                   `$CARBONLENS_STORE`, else
@@ -25,6 +31,7 @@ from pathlib import Path
 
 from carbonlens.errors import StoreError
 from carbonlens.store._liveness import this_host
+from carbonlens.store._url import is_database_url, mask_url
 from carbonlens.store.base import Store
 from carbonlens.store.jsonl import JsonlStore
 from carbonlens.store.sqlite import SqliteStore
@@ -34,9 +41,14 @@ __all__ = [
     "SqliteStore",
     "default_fallback_dir",
     "default_store_path",
+    "default_store_target",
+    "is_database_url",
+    "local_store_path",
     "open_existing_store",
     "open_fallback",
     "open_store",
+    "open_writable_store",
+    "store_label",
     "store_path",
     "this_host",
 ]
@@ -54,10 +66,33 @@ def default_store_path(env: Mapping[str, str]) -> Path:
         `~/.local/share/carbonlens/runs.db`.
 
     Raises:
-        StoreError: `$CARBONLENS_STORE` is a URL of another kind.
+        StoreError: `$CARBONLENS_STORE` is a URL of another kind (a database URL:
+            use `default_store_target`).
     """
-    if env.get("CARBONLENS_STORE"):
-        return store_path(env["CARBONLENS_STORE"])
+    return store_path(default_store_target(env))
+
+
+def default_store_target(env: Mapping[str, str]) -> str:
+    """Where runs are stored unless told otherwise, as a path or URL.
+
+    Args:
+        env: Environment variables (pass `os.environ`).
+
+    Returns:
+        `$CARBONLENS_STORE` (a path, `sqlite:///` or PostgreSQL URL) if set,
+        else `local_store_path(env)`.
+    """
+    return env.get("CARBONLENS_STORE") or str(local_store_path(env))
+
+
+def local_store_path(env: Mapping[str, str]) -> Path:
+    """This machine's SQLite store: `$XDG_DATA_HOME/carbonlens/runs.db`, by default
+    `~/.local/share/carbonlens/runs.db` (also where runs go when a PostgreSQL
+    store cannot be reached and the local fallback is on).
+
+    Args:
+        env: Environment variables (pass `os.environ`).
+    """
     return _xdg_dir(env, "XDG_DATA_HOME", ".local/share") / "carbonlens" / "runs.db"
 
 
@@ -73,23 +108,46 @@ def default_fallback_dir(env: Mapping[str, str]) -> Path:
     return _xdg_dir(env, "XDG_STATE_HOME", ".local/state") / "carbonlens"
 
 
-def open_store(path_or_url: str | Path, *, fallback_dir: Path) -> tuple[Store, str | None]:
-    """Open the SQLite store for writing, or a JSON-lines fallback if that fails.
+def open_store(
+    path_or_url: str | Path, *, fallback_dir: Path, local_fallback: Path | None = None
+) -> tuple[Store, str | None]:
+    """Open a store for writing a run, or a fallback if that fails.
 
     Args:
-        path_or_url: A database path, or a `sqlite:///relative` or
-            `sqlite:////absolute` URL.
-        fallback_dir: Directory of the fallback file (see `default_fallback_dir`);
-            the temp directory is tried if it is unusable too.
+        path_or_url: An SQLite database path, a `sqlite:///relative` or
+            `sqlite:////absolute` URL, or a PostgreSQL URL.
+        fallback_dir: Directory of the JSON-lines fallback file of an SQLite
+            store that fails (see `default_fallback_dir`); the temp directory is
+            tried if it is unusable too.
+        local_fallback: The SQLite store to use when a PostgreSQL store cannot be
+            opened (see `local_store_path`); None: raise instead.
 
     Returns:
         The store, and None; or the fallback store and a message saying what
-        failed and which file keeps the run instead.
+        failed, where the run is kept instead and, for a PostgreSQL store, how to
+        copy it over later.
 
     Raises:
-        StoreError: The URL is not SQLite (PostgreSQL is not supported yet), or
-            neither the store nor any fallback file can be written.
+        StoreError: The URL is of an unsupported kind; a PostgreSQL store cannot
+            be opened (the message names host, port and database, never the
+            password) and `local_fallback` is None; or neither the store nor any
+            fallback file can be written.
     """
+    if is_database_url(path_or_url):
+        try:
+            return _open_database(str(path_or_url)), None
+        except StoreError as exc:
+            if local_fallback is None:
+                raise StoreError(
+                    f'{exc}; or set store_fallback = "local" to keep runs in the local '
+                    "SQLite store meanwhile",
+                    path=exc.path,
+                ) from exc
+            failure = exc
+        store, message = open_store(local_fallback, fallback_dir=fallback_dir)
+        kept = message or f"this run is kept in the local store {store.location} instead"
+        sync = f"carbonlens sync {store.location} --to {mask_url(str(path_or_url))}"
+        return store, f"{failure}; {kept}: once the server is back, copy it with `{sync}`"
     path = store_path(path_or_url)
     try:
         store = SqliteStore(path)
@@ -131,11 +189,13 @@ def open_fallback(fallback_dir: Path, failure: str) -> tuple[Store, str]:
 
 
 def open_existing_store(path_or_url: str | Path) -> Store:
-    """Open a store to read it: a database, or a fallback `.jsonl` file.
+    """Open a store to read it: a database file or server, or a fallback `.jsonl` file.
 
     Raises:
         StoreError: nothing is stored there yet, or it cannot be read.
     """
+    if is_database_url(path_or_url):
+        return _open_database(str(path_or_url))
     path = store_path(path_or_url)
     if not path.exists():
         raise StoreError(
@@ -143,14 +203,35 @@ def open_existing_store(path_or_url: str | Path) -> Store:
             "(or pass --store / set CARBONLENS_STORE)",
             path=str(path),
         )
+    return open_writable_store(path)
+
+
+def open_writable_store(path_or_url: str | Path) -> Store:
+    """Open a store to write to it, creating it if missing, with no fallback: a
+    PostgreSQL URL, a fallback `.jsonl` file, else an SQLite database.
+
+    Raises:
+        StoreError: it cannot be created or opened.
+    """
+    if is_database_url(path_or_url):
+        return _open_database(str(path_or_url))
+    path = store_path(path_or_url)
     return JsonlStore(path) if path.suffix == ".jsonl" else SqliteStore(path)
+
+
+def store_label(path_or_url: str | Path) -> str:
+    """How to show a store target: its file, or its URL with the password masked."""
+    if is_database_url(path_or_url):
+        return mask_url(str(path_or_url))
+    return str(store_path(path_or_url))
 
 
 def store_path(path_or_url: str | Path) -> Path:
     """The file of a store path or `sqlite:///` URL.
 
     Raises:
-        StoreError: another kind of URL (PostgreSQL is not supported yet).
+        StoreError: another kind of URL, a PostgreSQL one included (it has no
+            file: see `is_database_url`).
     """
     if isinstance(path_or_url, Path):
         return path_or_url
@@ -159,16 +240,29 @@ def store_path(path_or_url: str | Path) -> Path:
         return Path(path_or_url).expanduser()
     if scheme == "sqlite" and rest.startswith("/") and len(rest) > 1:
         return Path(rest[1:])
-    if scheme in ("postgresql", "postgres") or scheme.startswith("postgresql+"):
+    if is_database_url(path_or_url):
         raise StoreError(
-            f"PostgreSQL support is not available yet ({scheme}://...); "
-            "use an SQLite path or sqlite:/// URL",
-            path=f"{scheme}://...",
+            f"{mask_url(path_or_url)} is a database server, not a file",
+            path=mask_url(path_or_url),
         )
     raise StoreError(  # the URL itself may hold a password: show its scheme only
-        f"unsupported store URL {scheme}://...: use a path or a sqlite:/// URL",
+        f"unsupported store URL {scheme}://...: use a path, a sqlite:/// URL "
+        "or a postgresql:// URL",
         path=f"{scheme}://...",
     )
+
+
+def _open_database(url: str) -> Store:
+    """A `PostgresStore` for `url`; StoreError if the `postgres` extra is missing."""
+    try:
+        from carbonlens.store.postgres import PostgresStore  # lazy: loads SQLAlchemy
+    except ImportError as exc:
+        raise StoreError(
+            f"the PostgreSQL store {mask_url(url)} needs SQLAlchemy and psycopg "
+            f"({exc.name} is missing): pip install 'carbonlens[postgres]'",
+            path=mask_url(url),
+        ) from None
+    return PostgresStore(url)
 
 
 def _xdg_dir(env: Mapping[str, str], variable: str, default: str) -> Path:

@@ -1,11 +1,10 @@
 """Opening the SQLite run store: connection settings and the versioned schema.
 
-`schema_version` holds how many entries of `MIGRATIONS` were applied; pending
-ones run in one transaction at open, and a database from a newer carbonlens is
-refused. The schema is checked before anything is written, so a foreign or
-corrupt file is reported and never modified. The DDL uses portable types
-(`TEXT`, `INTEGER`, `DOUBLE PRECISION`); the PRAGMAs and `sqlite_master` are the
-SQLite-specific part.
+`schema_version` holds how many entries of `MIGRATIONS` (the portable DDL of
+`store._schema`) were applied; pending ones run in one transaction at open, and a
+database from a newer carbonlens is refused. The schema is checked before
+anything is written, so a foreign or corrupt file is reported and never
+modified. The PRAGMAs and `sqlite_master` are the SQLite-specific part.
 """
 
 from __future__ import annotations
@@ -15,36 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from carbonlens.errors import StoreError
+from carbonlens.store._schema import migrations
 
 BUSY_TIMEOUT_S = 5.0
 """Default wait, in seconds, for another process's transaction before a write fails."""
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (  # 1: initial schema; the samples key (run_id, seq) doubles as the index on run_id
-        "CREATE TABLE schema_version (version INTEGER NOT NULL)",
-        "CREATE TABLE runs (run_id TEXT PRIMARY KEY, project TEXT NOT NULL, name TEXT NOT NULL,"
-        " kind TEXT NOT NULL, tags TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,"
-        " started_at TEXT NOT NULL, ended_at TEXT, duration_s DOUBLE PRECISION,"
-        " status TEXT NOT NULL, settings TEXT NOT NULL, heartbeat_at TEXT NOT NULL)",
-        "CREATE INDEX runs_started_at ON runs (started_at)",
-        "CREATE TABLE samples (run_id TEXT NOT NULL REFERENCES runs (run_id),"
-        " seq INTEGER NOT NULL, t_s DOUBLE PRECISION NOT NULL,"
-        " duration_s DOUBLE PRECISION NOT NULL, sensor TEXT NOT NULL, component TEXT NOT NULL,"
-        " device TEXT NOT NULL, method TEXT NOT NULL, energy_j DOUBLE PRECISION NOT NULL,"
-        " process_energy_j DOUBLE PRECISION, PRIMARY KEY (run_id, seq))",
-        "CREATE TABLE windows (run_id TEXT NOT NULL REFERENCES runs (run_id),"
-        " name TEXT NOT NULL, start_t_s DOUBLE PRECISION NOT NULL, end_t_s DOUBLE PRECISION,"
-        " PRIMARY KEY (run_id, name, start_t_s))",
-    ),
-    (  # 2: metrics of runs (step-indexed) and budgets of projects
-        "CREATE TABLE metrics (run_id TEXT NOT NULL REFERENCES runs (run_id),"
-        " name TEXT NOT NULL, step INTEGER NOT NULL, value DOUBLE PRECISION NOT NULL,"
-        " t_s DOUBLE PRECISION NOT NULL, PRIMARY KEY (run_id, name, step))",
-        "CREATE TABLE budgets (project TEXT NOT NULL, kind TEXT NOT NULL,"
-        " amount DOUBLE PRECISION NOT NULL, period TEXT NOT NULL, PRIMARY KEY (project, kind))",
-    ),
-)
-"""Schema migrations in order: entry i (a list of statements) brings version i to i + 1."""
+MIGRATIONS: tuple[tuple[str, ...], ...] = migrations()
+"""The schema migrations (`store._schema`) with SQLite's types."""
 
 
 def connect(path: Path, busy_timeout_s: float = BUSY_TIMEOUT_S) -> sqlite3.Connection:

@@ -50,6 +50,7 @@ from carbonlens.store._fields import (
     utc_now,
 )
 from carbonlens.store._liveness import DEFAULT_STALE_AFTER_S, is_abandoned
+from carbonlens.store._private import create_private_file
 from carbonlens.store.base import Budget, BudgetKind, MetricPoint
 
 logger = logging.getLogger(__name__)
@@ -72,8 +73,8 @@ class JsonlStore:
     """Runs and budgets kept as JSON lines in one file; implements `store.base.Store`.
 
     Args:
-        path: The file; it and missing parent directories are created, and an
-            existing file is appended to.
+        path: The file; it and missing parent directories are created user-only
+            (0600 / 0700), and an existing file is appended to (its permissions kept).
         stale_after_s: Heartbeat age after which a `running` run from another host
             is reported as interrupted (see `store._liveness`).
         clock: Source of the current UTC time (heartbeats, staleness); for tests.
@@ -100,7 +101,7 @@ class JsonlStore:
         self._offset = 0
         self._line_no = 0
         try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(self._path)
             self._file: IO[bytes] = open(self._path, "ab")  # noqa: SIM115 - closed by close()
         except OSError as exc:
             raise StoreError(f"cannot open run store {path}: {exc}", path=self.location) from exc

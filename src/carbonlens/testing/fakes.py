@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Self
 
@@ -25,6 +27,11 @@ class FakeClock:
         """Move both clocks forward by `seconds`."""
         self.t_s += seconds
 
+    def step_wall(self, seconds: float) -> None:
+        """Step the wall clock alone by `seconds` (negative: back), as NTP or a user
+        setting the time would; the monotonic clock does not move."""
+        self._wall += timedelta(seconds=seconds)
+
     def monotonic(self) -> float:
         """Current monotonic time in seconds."""
         return self.t_s
@@ -34,12 +41,21 @@ class FakeClock:
         return self._wall + timedelta(seconds=self.t_s - self._start_s)
 
 
+@dataclass(frozen=True, slots=True)
+class Hang:
+    """A `FakeSensor` script entry: the read blocks until `release` is set, then
+    gives `value`. Tests set `release` before they end, so no thread stays parked."""
+
+    release: threading.Event
+    value: float
+
+
 class FakeSensor:
     """A sensor that replays scripted values, one per `read()`.
 
     Give `energy_j` (cumulative joules per read) or `power_w` (watts per read);
-    an entry that is an exception instance is raised instead. After the script
-    ends the last value repeats.
+    an entry that is an exception instance is raised instead, and a `Hang` blocks
+    the read until it is released. After the script ends the last value repeats.
     """
 
     name: ClassVar[str] = "fake"
@@ -50,8 +66,8 @@ class FakeSensor:
         self,
         channel: Channel,
         *,
-        energy_j: Sequence[float | Exception] | None = None,
-        power_w: Sequence[float | Exception] | None = None,
+        energy_j: Sequence[float | Exception | Hang] | None = None,
+        power_w: Sequence[float | Exception | Hang] | None = None,
         share_ratio: float | None = None,
     ) -> None:
         """Script one channel's readings."""
@@ -77,12 +93,15 @@ class FakeSensor:
         """The one scripted channel."""
         return [self._channel]
 
-    def _next(self, script: list[float | Exception] | None) -> float | None:
+    def _next(self, script: list[float | Exception | Hang] | None) -> float | None:
         if script is None:
             return None
         value = script[min(self.reads, len(script) - 1)]
         if isinstance(value, Exception):
             raise SensorReadError(self.name, self._channel.device, str(value))
+        if isinstance(value, Hang):
+            value.release.wait()
+            return value.value
         return value
 
     def read(self, t_s: float, pids: frozenset[int] = frozenset()) -> list[Reading]:

@@ -140,6 +140,12 @@ class BudgetMonitor:
         self.notes: list[str] = []
         self.stop_reason: str | None = None
 
+    def seed(self, it_j: float, t_s: float) -> None:
+        """Start from `it_j` joules of IT energy measured by `t_s` seconds into the run
+        (a monitor made after the run started)."""
+        self._it_j = it_j
+        self._t_s = t_s
+
     def _spent_si(self, kind: BudgetKind, facility_j: float, duration_s: float) -> float:
         if kind is BudgetKind.ENERGY:
             return facility_j

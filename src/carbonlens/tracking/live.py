@@ -8,6 +8,7 @@ in its notes. Keys come from the environment and never reach the run's record.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -74,8 +75,10 @@ def fetch_series(
 ) -> LiveSeries:
     """Ask `provider` for the intensity of [started_at, ended_at] at `location`.
 
-    `http` defaults to the standard timeouts and disk cache with a total deadline
-    of `STOP_DEADLINE_S`.
+    `http` defaults to the standard timeouts and disk cache with a deadline of
+    `STOP_DEADLINE_S`. That deadline also bounds the whole fetch, however many
+    requests it takes (a long run's history comes in chunks): past it, the run is
+    priced at the annual average and the fetch is left to finish on its own thread.
     """
     from carbonlens.intensity.cache import DiskCache, default_cache_dir
     from carbonlens.intensity.chain import FallbackChain
@@ -92,12 +95,28 @@ def fetch_series(
     except IntensityUnavailable as exc:
         return LiveSeries(None, (f"{provider}: {exc.reason}; annual average used",))
     chain = FallbackChain([source], fallback=None)
-    try:
-        resolved = chain.history(where, started_at, ended_at)
-    except IntensityUnavailable as exc:
-        return LiveSeries(None, (f"{provider}: {exc}; annual average used",))
-    finally:
-        chain.close()
-    notes = [f"{record.source}: {record.reason}" for record in resolved.fallbacks]
-    notes += list(resolved.notes)
-    return LiveSeries(series_settings(resolved.value), tuple(notes))
+    answer: list[LiveSeries] = []
+
+    def fetch() -> None:
+        try:
+            resolved = chain.history(where, started_at, ended_at)
+        except IntensityUnavailable as exc:
+            answer.append(LiveSeries(None, (f"{provider}: {exc}; annual average used",)))
+            return
+        except Exception as exc:  # noqa: BLE001 - the run's end must not fail on a provider
+            failure = f"{provider}: failed ({type(exc).__name__}: {exc}); annual average used"
+            answer.append(LiveSeries(None, (failure,)))
+            return
+        finally:
+            chain.close()
+        notes = [f"{record.source}: {record.reason}" for record in resolved.fallbacks]
+        notes += list(resolved.notes)
+        answer.append(LiveSeries(series_settings(resolved.value), tuple(notes)))
+
+    worker = threading.Thread(target=fetch, name="carbonlens-live-series", daemon=True)
+    worker.start()
+    worker.join(http.deadline_s)
+    if not answer:
+        reason = f"no answer within {http.deadline_s:g} s; annual average used"
+        return LiveSeries(None, (f"{provider}: {reason}",))
+    return answer[0]

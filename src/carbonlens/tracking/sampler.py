@@ -1,25 +1,52 @@
 """The sampling loop: one thread owns time, reads every sensor, emits samples.
 
-`Sampler.tick()` is a pure step (tests call it with a fake clock, no sleeps); the
-background thread only calls it on a schedule. A failing sensor becomes a gap and
-one warning per (sensor, error type); the sampler never raises into user code.
+The loop thread reads the sensors itself, so a steady-state tick costs one
+wake-up whatever the number of sensors. Ticks asked for from other threads
+(`start()`, window edges, `stop()`) are handed to the loop and waited for at most
+`read_timeout_s`, so a sensor that hangs never blocks the program. A read that
+overruns that deadline is a gap for its sensor and one warning: when it is still
+stuck, the loop thread is left inside it and a new one carries on without that
+sensor until its read returns (a watchdog waking once per deadline finds such
+reads when nobody is waiting). Readings that cannot be right are dropped or
+flagged (`tracking.quality`); every problem is counted in `quality_flags`.
+
+Without `start()`, `tick()` reads on the calling thread: tests call it with a fake
+clock, no sleeps. The sampler never raises into user code.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import threading
+import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Final, NamedTuple, Protocol
 
-from carbonlens.records import Channel, Component, Reading, Sample
+from carbonlens.records import Channel, Component, QualityFlag, QualityKind, Reading, Sample
 from carbonlens.sensors.base import Sensor
 from carbonlens.tracking.attribution import Shares
 from carbonlens.tracking.clock import Clock
-from carbonlens.tracking.integrate import counter_interval_j, trapezoid_j
+from carbonlens.tracking.quality import ChannelCheck, Event, QualityLog, Verdict, interval_j
 
 log = logging.getLogger(__name__)
+
+READ_TIMEOUT_S: Final = 2.0
+"""Default deadline of a sensor read, in seconds (setting `sensor_timeout_s`)."""
+
+_FAILED_READS: Final = frozenset(
+    {
+        QualityKind.READ_TIMEOUT,
+        QualityKind.READ_ERROR,
+        QualityKind.NON_FINITE,
+        QualityKind.NEGATIVE,
+        QualityKind.COUNTER_BACKWARDS,
+    }
+)
+"""Problems counted in `read_errors` (a reading lost, left as a gap)."""
+
+Outcome = list[Reading] | Exception | QualityKind | None
+"""A read's readings, its error, READ_TIMEOUT (it overran), GAP (sensor skipped while
+hung), or None (this loop thread was retired during the read)."""
 
 
 class ShareSource(Protocol):
@@ -29,6 +56,15 @@ class ShareSource(Protocol):
 
 
 SampleSink = Callable[[list[Sample]], None]
+
+
+class _Read(NamedTuple):
+    """The read in progress: loop generation, sensor index, tick time, real start."""
+
+    gen: int
+    sensor: int
+    t_s: float
+    started_s: float
 
 
 class Sampler:
@@ -42,23 +78,59 @@ class Sampler:
         *,
         shares: ShareSource | None = None,
         interval_s: float = 1.0,
+        read_timeout_s: float = READ_TIMEOUT_S,
     ) -> None:
-        """Sample `sensors` every `interval_s`; `sink` receives each tick's samples."""
+        """Sample `sensors` every `interval_s`; `sink` receives each tick's samples.
+
+        A read longer than `read_timeout_s` seconds (real time) is a gap, and a
+        tick asked for from another thread waits about that long at most (twice
+        that when a read hangs just as the tick is asked for).
+        """
         self._sensors = list(sensors)
         self._clock = clock
         self._sink = sink
         self._shares = shares
         self.interval_s = interval_s
-        self._last: dict[Channel, Reading] = {}
+        self.read_timeout_s = read_timeout_s
+        self._seen: list[set[Channel]] = [set() for _ in self._sensors]
+        self._checks: dict[Channel, ChannelCheck] = {}
+        self._quality = QualityLog()
+        self._pending: list[Sample] = []
         self._warned: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
-        self._stop = threading.Event()
+        """Guards the channel checks, flags and pending samples."""
+        self._loop = threading.Condition()
+        """Guards the loop's state below: generation, requests, the read in progress."""
+        self._gen = 0
+        self._asked = 0
+        self._served = 0
+        self._served_samples: list[Sample] = []
+        self._stopping = False
+        self._reading: _Read | None = None
+        self._hung: set[int] = set()
         self._thread: threading.Thread | None = None
+        self._watch_stop = threading.Event()
         self._pids: frozenset[int] = frozenset()
+        self._last_shares: Shares | None = None
         self.t0_s = clock.monotonic()
         self.last_tick_t_s = 0.0
         """Time of the latest tick, in seconds since the sampler was created."""
         self.read_errors: dict[str, int] = {}
+        """Readings lost per sensor (failed, timed out or impossible), and failures of
+        `store` and `attribution`."""
+
+    @property
+    def quality_flags(self) -> tuple[QualityFlag, ...]:
+        """Every problem so far, counted per (channel or sensor, kind)."""
+        with self._lock:
+            return self._quality.flags()
+
+    @property
+    def hung_sensors(self) -> frozenset[str]:
+        """Names of the sensors inside a read that overran the deadline, skipped until
+        it returns."""
+        with self._loop:
+            return frozenset(self._sensors[index].name for index in self._hung)
 
     def _warn_once(self, sensor: str, exc: BaseException) -> None:
         self.read_errors[sensor] = self.read_errors.get(sensor, 0) + 1
@@ -67,14 +139,55 @@ class Sampler:
             self._warned.add(key)
             log.warning("carbonlens: sensor %s failed (%s); its readings have a gap", sensor, exc)
 
-    def _read_all(self, t_s: float) -> list[Reading]:
-        readings: list[Reading] = []
-        for sensor in self._sensors:
-            try:
-                readings.extend(sensor.read(t_s, self._pids))
-            except Exception as exc:  # noqa: BLE001 - a sensor must never break the run
-                self._warn_once(sensor.name, exc)
-        return readings
+    def _flag(self, sensor: str, where: str, event: Event, detail: str, key: str = "") -> None:
+        """Count `event` (monotonic times) under `where`; warn once per (sensor, `key`),
+        the key being the kind unless given: `carbonlens: sensor NAME <detail>`."""
+        start_s, end_s = event.start_t_s - self.t0_s, event.end_t_s - self.t0_s
+        self._quality.add(where, event.kind, start_s, end_s)
+        if event.kind in _FAILED_READS:
+            self.read_errors[sensor] = self.read_errors.get(sensor, 0) + 1
+        warned = (sensor, key or event.kind.value)
+        if event.kind == QualityKind.GAP or warned in self._warned:
+            return
+        self._warned.add(warned)
+        log.warning("carbonlens: sensor %s %s", sensor, detail)
+
+    def _timed_out(self, index: int, t_s: float) -> None:
+        name = self._sensors[index].name
+        detail = (
+            f"gave no reading within {self.read_timeout_s:g} s; it is skipped until "
+            "its read returns, and its readings have a gap"
+        )
+        self._flag(name, name, Event(QualityKind.READ_TIMEOUT, t_s, t_s), detail)
+        self._missing(index)
+
+    def _missing(self, index: int) -> None:
+        """Sensor `index` gave nothing this tick: each of its channels has a gap."""
+        for channel in self._seen[index]:
+            self._checks[channel].miss()
+
+    def _read(self, gen: int, index: int, t_s: float) -> Outcome:
+        """Read sensor `index` on this thread, timing the read."""
+        with self._loop:
+            if gen != self._gen:
+                return None
+            if index in self._hung:
+                return QualityKind.GAP
+            started_s = time.monotonic()
+            self._reading = _Read(gen, index, t_s, started_s)
+        outcome: Outcome
+        try:
+            outcome = self._sensors[index].read(t_s, self._pids)
+        except Exception as exc:  # noqa: BLE001 - a sensor must never break the run
+            outcome = exc
+        with self._loop:
+            if gen != self._gen:  # declared hung meanwhile: its sensor is free again
+                self._hung.discard(index)
+                return None
+            self._reading = None
+        if time.monotonic() - started_s > self.read_timeout_s:
+            return QualityKind.READ_TIMEOUT
+        return outcome
 
     def _process_ratio(self, reading: Reading, shares: Shares | None) -> float | None:
         if reading.share_ratio is not None:
@@ -87,50 +200,137 @@ class Sampler:
             return shares.ram_ratio
         return None
 
-    def _interval(self, last: Reading, now: Reading) -> float | None:
-        dt_s = now.t_s - last.t_s
-        if now.energy_j is not None and last.energy_j is not None:
-            return counter_interval_j(last.energy_j, now.energy_j)
-        if now.power_w is not None and last.power_w is not None:
-            return trapezoid_j(last.power_w, now.power_w, dt_s)
-        return None
+    def _sample(self, start: Reading, end: Reading, shares: Shares | None) -> Sample | None:
+        energy_j = interval_j(start, end)
+        if energy_j is None:
+            return None
+        ratio = self._process_ratio(end, shares)
+        return Sample(
+            channel=end.channel,
+            t_s=end.t_s - self.t0_s,
+            duration_s=end.t_s - start.t_s,
+            energy_j=energy_j,
+            process_energy_j=None if ratio is None else energy_j * ratio,
+        )
 
-    def tick(self) -> list[Sample]:
-        """Read every sensor once and emit the samples since the previous tick."""
+    def _judge(self, channel: Channel, verdict: Verdict, shares: Shares | None) -> None:
+        """Flag a verdict's problems and queue its intervals as samples."""
+        for event in verdict.events:
+            detail = (
+                f"gave {event.kind.value.replace('_', ' ')} reading(s) on {channel.key}; "
+                "see the run's quality flags"
+            )
+            self._flag(channel.sensor, channel.key, event, detail)
+        for start, end in verdict.intervals:
+            sample = self._sample(start, end, shares)
+            if sample is not None:
+                self._pending.append(sample)
+
+    def _take(self, index: int, t_s: float, outcome: Outcome, shares: Shares | None) -> None:
+        """Judge one sensor's read (under `_lock`)."""
+        if outcome is QualityKind.GAP:
+            self._missing(index)
+        elif outcome is QualityKind.READ_TIMEOUT:
+            self._timed_out(index, t_s)
+        elif isinstance(outcome, Exception):
+            name = self._sensors[index].name
+            detail = f"failed ({outcome}); its readings have a gap"
+            self._flag(
+                name, name, Event(QualityKind.READ_ERROR, t_s, t_s), detail, type(outcome).__name__
+            )
+            self._missing(index)
+        elif isinstance(outcome, list):
+            for reading in outcome:
+                channel = reading.channel
+                check = self._checks.get(channel)
+                if check is None:
+                    check = self._checks[channel] = ChannelCheck()
+                    self._seen[index].add(channel)
+                self._judge(channel, check.push(reading), shares)
+
+    def _emit(self) -> list[Sample]:
+        """Hand the pending samples to the sink (under `_lock`)."""
+        samples, self._pending = self._pending, []
+        if samples:
+            try:
+                self._sink(samples)
+            except Exception as exc:  # noqa: BLE001 - persistence must not break the run
+                self._warn_once("store", exc)
+        return samples
+
+    def _step(self, gen: int) -> list[Sample] | None:
+        """One tick: read every sensor, judge the readings, emit the samples; None
+        when this loop thread was retired during a read."""
+        t_s = self._clock.monotonic()
+        shares = self._safe_shares()
         with self._lock:
-            t_s = self._clock.monotonic()
             self.last_tick_t_s = t_s - self.t0_s
-            shares = self._safe_shares()
             if shares is not None:
                 self._pids = shares.pids
-            samples = []
-            for reading in self._read_all(t_s):
-                last = self._last.get(reading.channel)
-                if last is not None and reading.t_s <= last.t_s:
-                    continue  # no time has passed: keep the older reading as the baseline
-                self._last[reading.channel] = reading
-                if last is None:
-                    continue
-                energy_j = self._interval(last, reading)
-                if energy_j is None or not math.isfinite(energy_j):
-                    self._warn_once(reading.channel.sensor, ValueError(f"bad reading {reading}"))
-                    continue
-                ratio = self._process_ratio(reading, shares)
-                samples.append(
-                    Sample(
-                        channel=reading.channel,
-                        t_s=t_s - self.t0_s,
-                        duration_s=reading.t_s - last.t_s,
-                        energy_j=energy_j,
-                        process_energy_j=None if ratio is None else energy_j * ratio,
-                    )
-                )
-            if samples:
-                try:
-                    self._sink(samples)
-                except Exception as exc:  # noqa: BLE001 - persistence must not break the run
-                    self._warn_once("store", exc)
-            return samples
+            self._last_shares = shares
+        for index in range(len(self._sensors)):
+            outcome = self._read(gen, index, t_s)
+            if outcome is None:
+                return None
+            with self._lock:
+                self._take(index, t_s, outcome, shares)
+        with self._lock:
+            return self._emit()
+
+    def tick(self) -> list[Sample]:
+        """Read every sensor once and emit the samples since the previous tick.
+
+        Before `start()` (tests) this reads on the calling thread; after, the loop
+        thread does and this waits about `read_timeout_s` at most (see `__init__`),
+        returning [] if the tick was not done by then. A reading judged a possible
+        spike is held until the next tick decides it (`tracking.quality`), so its
+        interval is emitted one tick late.
+        """
+        if self._thread is None:
+            return self._step(self._gen) or []
+        return self._ask(last=False)[1]
+
+    def _ask(self, *, last: bool) -> tuple[bool, list[Sample]]:
+        """Have the loop thread tick now; (done, its samples). `last`: then end the loop."""
+        with self._loop:
+            self._asked += 1
+            ticket = self._asked
+            self._stopping |= last
+            self._loop.notify_all()
+            if self._loop.wait_for(lambda: self._served >= ticket, self.read_timeout_s):
+                return True, self._served_samples
+            read = self._reading
+            if read is not None and read.gen == self._gen:  # give a read begun since its due
+                overdue_s = read.started_s + self.read_timeout_s - time.monotonic()
+                if self._loop.wait_for(lambda: self._served >= ticket, max(0.0, overdue_s)):
+                    return True, self._served_samples
+        if self._declare_hung(restart=not last) and last:
+            return False, []
+        with self._loop:  # a new loop thread (ours or the watchdog's) serves the tick
+            if self._loop.wait_for(lambda: self._served >= ticket, self.read_timeout_s):
+                return True, self._served_samples
+        return False, []
+
+    def _declare_hung(self, *, restart: bool) -> bool:
+        """If the loop thread is inside a read older than the deadline, leave it there:
+        flag the read, skip its sensor until it returns, and (`restart`) start a new
+        loop thread. True if it was."""
+        with self._loop:
+            read = self._reading
+            if read is None or read.gen != self._gen:
+                return False
+            if time.monotonic() - read.started_s < self.read_timeout_s:
+                return False
+            self._gen += 1
+            self._hung.add(read.sensor)
+            self._reading = None
+            gen = self._gen
+        with self._lock:
+            self._timed_out(read.sensor, read.t_s)
+            self._emit()  # what the abandoned tick had judged before the stuck read
+        if restart:
+            self._start_loop(gen)
+        return True
 
     def _safe_shares(self) -> Shares | None:
         if self._shares is None:
@@ -145,25 +345,70 @@ class Sampler:
         """Seconds since the sampler was created, on its clock."""
         return self._clock.monotonic() - self.t0_s
 
-    def _run(self) -> None:
+    def _run(self, gen: int) -> None:
         next_s = self._clock.monotonic() + self.interval_s
-        while not self._stop.wait(max(0.0, next_s - self._clock.monotonic())):
-            self.tick()
+        while True:
+            with self._loop:
+                while True:
+                    asked = self._asked
+                    if gen != self._gen or (self._stopping and asked == self._served):
+                        return
+                    wait_s = next_s - self._clock.monotonic()
+                    if asked > self._served or wait_s <= 0:
+                        break
+                    self._loop.wait(wait_s)
+            samples = self._step(gen)
+            if samples is None:
+                return
+            if asked > self._served:
+                with self._loop:
+                    self._served = max(self._served, asked)
+                    self._served_samples = samples
+                    self._loop.notify_all()
+                continue
             next_s += self.interval_s
             now_s = self._clock.monotonic()
             if next_s < now_s:
                 next_s = now_s + self.interval_s
 
+    def _start_loop(self, gen: int) -> None:
+        thread = threading.Thread(
+            target=self._run, args=(gen,), name="carbonlens-sampler", daemon=True
+        )
+        self._thread = thread
+        thread.start()
+
+    def _watch(self) -> None:
+        """Find a stuck read when no tick is waiting for it (one wake-up per deadline)."""
+        while not self._watch_stop.wait(self.read_timeout_s):
+            self._declare_hung(restart=True)
+
     def start(self) -> None:
-        """Take the baseline reading and start the background thread."""
-        self.tick()
-        self._thread = threading.Thread(target=self._run, name="carbonlens-sampler", daemon=True)
-        self._thread.start()
+        """Start the loop and watchdog threads and take the baseline reading."""
+        self._start_loop(self._gen)
+        threading.Thread(target=self._watch, name="carbonlens-watchdog", daemon=True).start()
+        self._ask(last=False)
 
     def stop(self) -> None:
-        """Stop the thread and take the final reading."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        """Take the final reading, end the threads and close every channel's checks.
+
+        Waits about `read_timeout_s` at most for the final tick (see `__init__`); a
+        sensor stuck in a read is not waited for.
+        """
+        if self._thread is None:
+            self._step(self._gen)
+        else:
+            done, _ = self._ask(last=True)
+            self._watch_stop.set()
+            if done:
+                self._thread.join(self.read_timeout_s)
+            with self._loop:
+                self._gen += 1  # a loop thread still inside a read discards it
+                self._stopping = True
+                self._loop.notify_all()
             self._thread = None
-        self.tick()
+        with self._lock:
+            end_t_s = self.last_tick_t_s + self.t0_s
+            for channel, check in self._checks.items():
+                self._judge(channel, check.finish(end_t_s), self._last_shares)
+            self._emit()

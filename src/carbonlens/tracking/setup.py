@@ -12,7 +12,7 @@ import math
 import os
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carbonlens.accounting import pricing_settings
 from carbonlens.config import Settings
@@ -20,11 +20,20 @@ from carbonlens.errors import ConfigError, StoreError
 from carbonlens.estimate.embodied import amortised_g
 from carbonlens.records import Component
 from carbonlens.sensors import Discovery, Host, Sensor, discover
-from carbonlens.store import default_fallback_dir, default_store_path, open_store, store_path
+from carbonlens.store import (
+    default_fallback_dir,
+    default_store_target,
+    is_database_url,
+    local_store_path,
+    open_store,
+    store_path,
+)
 from carbonlens.store.base import Store
-from carbonlens.tracking.budget import BudgetMonitor
-from carbonlens.tracking.budget_limits import Limit, project_limits, run_limits
 from carbonlens.tracking.pricing import Pricing
+
+if TYPE_CHECKING:
+    from carbonlens.tracking.budget import BudgetMonitor
+    from carbonlens.tracking.budget_limits import Limit
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +45,7 @@ def check_settings(settings: Settings) -> None:
         StoreError: The store URL is of a kind carbonlens cannot write.
         ConfigError: Both market-based settings, or an unknown live provider.
     """
-    if settings.store is not None:
+    if settings.store is not None and not is_database_url(settings.store):
         store_path(settings.store)
     if settings.intensity_provider is not None:
         from carbonlens.tracking.live import check_provider
@@ -96,11 +105,21 @@ def settings_record(settings: Settings, discovery: Discovery, price: Pricing) ->
 
 
 def open_run_store(settings: Settings) -> tuple[Store | None, str | None]:
-    """The store of the settings, or a fallback file, or none; and a note if not the first."""
-    path = settings.store or str(default_store_path(os.environ))
+    """The store of the settings, or a fallback, or none; and a note if not the first.
+
+    Raises:
+        StoreError: A PostgreSQL store cannot be opened and `store_fallback` is
+            `error`: a central store was asked for, so the run must not start.
+    """
+    target = settings.store or default_store_target(os.environ)
+    local = local_store_path(os.environ) if settings.store_fallback == "local" else None
     try:
-        store, message = open_store(path, fallback_dir=default_fallback_dir(os.environ))
+        store, message = open_store(
+            target, fallback_dir=default_fallback_dir(os.environ), local_fallback=local
+        )
     except StoreError as exc:
+        if is_database_url(target):
+            raise
         log.warning("carbonlens: run not stored: %s", exc)
         return None, f"run not stored: {exc}"
     if message:
@@ -122,18 +141,36 @@ def sampling_interval(settings: Settings, sensors: Sequence[Sensor]) -> tuple[fl
 
 def budget_monitor(
     settings: Settings, price: Pricing, store: Store | None, run_id: str, now: datetime
-) -> tuple[BudgetMonitor, str | None]:
+) -> tuple[BudgetMonitor | None, str | None]:
     """The monitor of the run's budgets (its own, and its project's from `store`),
-    priced like the report; and a note if the project's budgets could not be read."""
-    limits: list[Limit] = run_limits(settings)
+    priced like the report, or None when there is no budget; and a note if the
+    project's budgets could not be read."""
     note = None
-    if store is not None:
+    try:
+        project_budgets = bool(store is not None and store.budgets(settings.project))
+    except StoreError as exc:
+        project_budgets = False
+        note = f"project budget not checked: {exc}"
+        log.warning("carbonlens: %s", note)
+    if not project_budgets and settings.budget_kgco2e is None and settings.budget_kwh is None:
+        return None, note
+    from carbonlens.tracking.budget_limits import project_limits, run_limits
+
+    limits = run_limits(settings)
+    if store is not None and project_budgets:
         try:
             limits += project_limits(store, settings.project, now, exclude_run_id=run_id)
         except StoreError as exc:
             note = f"project budget not checked: {exc}"
             log.warning("carbonlens: %s", note)
-    monitor = BudgetMonitor(
+    return new_monitor(settings, price, limits), note
+
+
+def new_monitor(settings: Settings, price: Pricing, limits: Sequence[Limit]) -> BudgetMonitor:
+    """A monitor of `limits` (none: prediction only), priced like the report."""
+    from carbonlens.tracking.budget import BudgetMonitor  # lazy: most runs have no budget
+
+    return BudgetMonitor(
         limits,
         action=settings.budget_action,
         warn_ratio=settings.budget_warn_ratio,
@@ -142,4 +179,3 @@ def budget_monitor(
         embodied_g_per_s=sum(amortised_g(share, 1.0) for share in price.embodied),
         warmup_ratio=settings.prediction_warmup_ratio,
     )
-    return monitor, note

@@ -14,31 +14,41 @@ import contextlib
 import dataclasses
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Self, TypeVar
 
-from carbonlens.accounting import RunReport, build_report
+from carbonlens.accounting import RunReport, build_report, quality_settings
 from carbonlens.config import Settings, load_settings, with_overrides
-from carbonlens.errors import ConfigError
+from carbonlens.errors import ConfigError, StoreError
 from carbonlens.records import RunInfo, RunStatus, Sample, Window
 from carbonlens.sensors import Discovery, Host, Sensor
 from carbonlens.store import this_host
 from carbonlens.store.base import Store
 from carbonlens.tracking import pricing, setup
 from carbonlens.tracking.attribution import Attribution
-from carbonlens.tracking.budget import BudgetExceeded, BudgetMonitor, ExceededHandler
 from carbonlens.tracking.clock import Clock, SystemClock
 from carbonlens.tracking.metrics import MetricLog
 from carbonlens.tracking.sampler import Sampler, ShareSource
 from carbonlens.tracking.writer import RunWriter
 
+if TYPE_CHECKING:
+    from carbonlens.serving.ledger import Ledger
+    from carbonlens.serving.request import ServedRequest
+    from carbonlens.serving.run import TrackerServing
+    from carbonlens.tracking.budget import BudgetMonitor, ExceededHandler
+
 log = logging.getLogger(__name__)
 
+P = ParamSpec("P")
 T = TypeVar("T")
 
-_OWN_KEYS = frozenset({"notes", "intensity_series", "budget", "prediction", "stop_reason"})
+_OWN_KEYS = frozenset(
+    {"notes", "intensity_series", "budget", "prediction", "stop_reason", "quality_flags"}
+)
 """Run settings that `stop()` writes (besides `metrics`)."""
 
 
@@ -120,8 +130,14 @@ class Tracker:
         self._listeners: list[Callable[[list[Sample]], None]] = []
         self._failed_listeners: set[int] = set()
         self._monitor: BudgetMonitor | None = None
+        self._monitor_lock = threading.Lock()
+        self._price: pricing.Pricing | None = None
+        self._it_j = 0.0
+        self._last_t_s = 0.0
         self._metrics = MetricLog()
         self._annotations: dict[str, Any] = {}
+        self._serving: TrackerServing | None = None
+        self._serving_lock = threading.Lock()
         self.report: RunReport | None = None
 
     def _note(self, note: str | None) -> None:
@@ -129,7 +145,12 @@ class Tracker:
             self._notes.append(note)
 
     def start(self) -> Self:
-        """Discover sensors, open the store and start sampling (again: a no-op)."""
+        """Discover sensors, open the store and start sampling (again: a no-op).
+
+        Raises:
+            StoreError: the PostgreSQL store cannot be reached and the
+                `store_fallback` setting is `error` (nothing was started).
+        """
         if self._sampler is not None:
             log.warning("carbonlens: tracker %s already started", self.run_id[:12])
             return self
@@ -156,14 +177,20 @@ class Tracker:
         )
         store, note = self._store_arg, None
         if store is None:
-            store, note = setup.open_run_store(self.settings)
+            try:
+                store, note = setup.open_run_store(self.settings)
+            except StoreError:  # a central store that cannot be reached: nothing starts
+                for sensor in self._discovery.sensors:
+                    with contextlib.suppress(Exception):
+                        sensor.close()
+                raise
         self._note(note)
+        self._price = price
         self._monitor, note = setup.budget_monitor(
             self.settings, price, store, self.run_id, self._info.started_at
         )
         self._note(note)
-        self.add_listener(self._monitor.observe)
-        self._writer = RunWriter(store, self._info, self._clock)
+        self._writer = RunWriter(store, self._info, self._clock, background=True)
         interval_s, note = setup.sampling_interval(self.settings, self._discovery.sensors)
         self._note(note)
         shares = self._shares or Attribution(self._root_pid)
@@ -173,6 +200,7 @@ class Tracker:
             self._on_samples,
             shares=shares,
             interval_s=interval_s,
+            read_timeout_s=self.settings.sensor_timeout_s,
         )
         self._sampler.start()
         return self
@@ -204,8 +232,17 @@ class Tracker:
             BudgetExceeded: See `checkpoint()`.
         """
         elapsed_s = _started(self._sampler).elapsed_s()
-        _started(self._monitor).progress(step, total_steps, elapsed_s)
+        self._budget_monitor().progress(step, total_steps, elapsed_s)
         self.checkpoint()
+
+    def _budget_monitor(self) -> BudgetMonitor:
+        """The run's monitor; without budgets it is made by the first progress report,
+        from the energy measured so far (budgets and prediction load only when used)."""
+        with self._monitor_lock:
+            if self._monitor is None:
+                self._monitor = setup.new_monitor(self.settings, _started(self._price), [])
+                self._monitor.seed(self._it_j, self._last_t_s)
+            return self._monitor
 
     def checkpoint(self) -> None:
         """A safe point to stop: raises `BudgetExceeded` here, once, if a budget with
@@ -221,7 +258,9 @@ class Tracker:
         """With action `terminate`, run `handler(error)` in its own thread when the run
         exceeds a budget (at once if it already has); `carbonlens run` passes
         `lambda error: budget.terminate_child(child, grace_s)`."""
-        _started(self._monitor).on_exceeded(handler)
+        _started(self._info)
+        if self._monitor is not None:  # no budget at start: none can be exceeded
+            self._monitor.on_exceeded(handler)
 
     @property
     def stop_reason(self) -> str | None:
@@ -237,6 +276,45 @@ class Tracker:
         if self._sampler is None:
             raise RuntimeError("tracker not started")
         return self._sampler.elapsed_s()
+
+    def request(
+        self,
+        route: str = "",
+        model: str = "",
+        tokens_in: int | None = None,
+        tokens_out: int | None = None,
+    ) -> AbstractContextManager[ServedRequest]:
+        """One served request: `with tracker.request(route="/chat", model="m") as req:`.
+
+        The run's energy is shared among its requests (docs/serving.md); an
+        exception in the block marks the request failed and propagates.
+
+        Raises:
+            ConfigError: a token count is negative or not a whole number.
+            RuntimeError: the tracker is not running.
+        """
+        return self.serving_ledger().request(route, model, tokens_in, tokens_out)
+
+    def handler(
+        self, route: str | None = None, *, model: str = ""
+    ) -> Callable[[Callable[P, T]], Callable[P, T]]:
+        """Decorator: each call of a sync or async handler is one `request` (route:
+        the function's name by default); it may decorate before `start()`."""
+        from carbonlens.serving.ledger import track_calls
+
+        return track_calls(self.serving_ledger, route, model)
+
+    def serving_ledger(self) -> Ledger:
+        """The run's serving ledger, made on first use, stored with the run, closed
+        by `stop()`; `CarbonMiddleware(app, tracker=tracker)` uses it too."""
+        with self._serving_lock:
+            if self.report is not None:
+                raise RuntimeError("tracker stopped: no more requests can be served in its run")
+            if self._serving is None:
+                from carbonlens.serving.run import TrackerServing
+
+                self._serving = TrackerServing(self, _started(self._writer).add_metrics)
+            return self._serving.ledger
 
     def annotate(self, key: str, value: Any) -> None:
         """Store a JSON-compatible `value` in the run's settings under `key` at `stop()`.
@@ -264,7 +342,12 @@ class Tracker:
 
     def _on_samples(self, samples: list[Sample]) -> None:
         _started(self._writer).append(samples)
-        for listener in self._listeners:
+        with self._monitor_lock:  # a monitor made now is seeded before or after this tick
+            self._it_j += sum(s.energy_j for s in samples)
+            self._last_t_s = max(self._last_t_s, *(s.t_s for s in samples))
+            monitor = self._monitor
+        listeners = self._listeners if monitor is None else [monitor.observe, *self._listeners]
+        for listener in listeners:
             try:
                 listener(samples)
             except Exception as exc:  # noqa: BLE001 - a listener must not break the run
@@ -293,19 +376,26 @@ class Tracker:
         info = _started(self._info)
         writer = _started(self._writer)
         sampler = _started(self._sampler)
-        monitor = _started(self._monitor)
+        monitor = self._monitor
         sampler.stop()
+        if self._serving is not None:  # after the last interval, before the run is written
+            self._serving.close()
+        hung = sampler.hung_sensors
         for sensor in self._discovery.sensors:
+            if sensor.name in hung:  # its read is stuck: closing it could block too
+                continue
             with contextlib.suppress(Exception):
                 sensor.close()
         ended_at = self._clock.now()
         settings = {**info.settings, **self._live_settings(info.started_at, ended_at)}
-        settings |= self._annotations | monitor.record() | {"metrics": self._metrics.summary()}
+        budget = {} if monitor is None else monitor.record()
+        settings |= self._annotations | budget | {"metrics": self._metrics.summary()}
         errors = sampler.read_errors.items()
+        settings["quality_flags"] = quality_settings(sampler.quality_flags)
         settings["notes"] = [
             *settings["notes"],
             *self._notes,
-            *monitor.notes,
+            *([] if monitor is None else monitor.notes),
             *(f"{name}: {n} failed read(s), left as gaps" for name, n in errors),
         ]
         final = dataclasses.replace(
@@ -340,5 +430,7 @@ class Tracker:
         if exc_type is None:
             self.stop(RunStatus.FINISHED)
         else:  # stopped by its budget on purpose: interrupted, not failed
+            from carbonlens.tracking.budget import BudgetExceeded
+
             budget = issubclass(exc_type, BudgetExceeded)
             self.stop(RunStatus.INTERRUPTED if budget else RunStatus.FAILED)

@@ -3,10 +3,14 @@
 Writes go to the store; the first failure switches to a fallback JSON-lines file
 (the message says where) and every later write goes there. What neither takes is
 kept in memory, so the run's report is still complete. Samples are queued and
-written at most every `FLUSH_S`, so sampling fast does not mean writing fast;
-metric points are queued too and written with the samples, on the sampler's
-thread, so logging a metric never waits for the store. Nothing here raises:
-failures become notes and one warning each.
+written before the oldest queued one would wait longer than `FLUSH_S`, so sampling
+fast does not mean writing fast (about two writes a second at most) and a killed
+process loses at most the last `FLUSH_S` of samples; metric points are queued too
+and written with the samples, so logging a metric never waits for the store. With
+`background=True` (the tracker's) the writes happen on a writer thread of their
+own, so a slow store (a busy PostgreSQL server) never delays the sampler's next
+tick: what queues up meanwhile goes out in the next, larger batch. Nothing here
+raises: failures become notes and one warning each.
 """
 
 from __future__ import annotations
@@ -26,15 +30,19 @@ from carbonlens.tracking.clock import Clock
 log = logging.getLogger(__name__)
 
 FLUSH_S = 1.0
-"""Shortest time between two writes of samples, in seconds: a killed run loses at
-most the last `max(interval_s, FLUSH_S)` of samples."""
+"""Longest time a sample waits to be written, in seconds: a killed run loses the
+samples of at most its last `FLUSH_S`, plus the interval it was killed in (never
+sampled). With an interval over `FLUSH_S / 2` every sample is written at once."""
 
 
 class RunWriter:
     """Writes one run's record to a store, falling back to a file on failure."""
 
-    def __init__(self, store: Store | None, info: RunInfo, clock: Clock) -> None:
-        """Create the run in `store` (None: keep nothing, say so in `notes`)."""
+    def __init__(
+        self, store: Store | None, info: RunInfo, clock: Clock, *, background: bool = False
+    ) -> None:
+        """Create the run in `store` (None: keep nothing, say so in `notes`); with
+        `background`, write samples on a thread of its own."""
         self._store = store
         self._fallback: Store | None = None
         self._info = info
@@ -46,11 +54,34 @@ class RunWriter:
         self._metrics_lock = threading.Lock()
         self._unstored_metrics = 0
         self._flushed_at_s = -math.inf
+        self._appended_at_s = -math.inf
         self.notes: list[str] = []
-        self._write(lambda s: s.create_run(info))
+        self._queue_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self._write(lambda s: s.create_run(info), creating=True)
+        if background:
+            self._thread = threading.Thread(target=self._run, name="carbonlens-writer", daemon=True)
+            self._thread.start()
 
-    def _write(self, action: Callable[[Store], None]) -> bool:
-        """Apply `action` to the store (or the fallback); False when nothing took it."""
+    def _run(self) -> None:
+        while not self._closing:
+            self._wake.wait()
+            self._wake.clear()
+            self._flush()
+
+    def _write(self, action: Callable[[Store], None], *, creating: bool = False) -> bool:
+        """Apply `action` to the store (or the fallback); False when nothing took it.
+
+        `creating`: the action creates the run, so the fallback does it once, and
+        the store, which never had the run, is left out of the read-back.
+        """
+        with self._write_lock:
+            return self._write_locked(action, creating)
+
+    def _write_locked(self, action: Callable[[Store], None], creating: bool) -> bool:
         target = self._fallback or self._store
         if target is None:
             return False
@@ -66,34 +97,59 @@ class RunWriter:
             fallback, message = open_fallback(
                 default_fallback_dir(os.environ), f"store {target.location} failed ({reason})"
             )
-            fallback.create_run(self._info)
-            action(fallback)
         except Exception as exc:  # noqa: BLE001 - nowhere left to write: say so, go on
-            log.warning("carbonlens: run not stored: %s", exc)
-            self.notes.append(f"run not stored after {reason}: {exc}")
-            return False
+            return self._not_stored(reason, exc)
+        try:
+            fallback.create_run(self._info)
+            if not creating:
+                action(fallback)
+        except Exception as exc:  # noqa: BLE001 - as above
+            with contextlib.suppress(Exception):
+                fallback.close()
+            return self._not_stored(reason, exc)
         self._fallback = fallback
+        if creating:
+            with contextlib.suppress(Exception):
+                target.close()
+            self._store = None
         log.warning("carbonlens: %s", message)
         self.notes.append(message)
         return True
 
+    def _not_stored(self, reason: Exception, exc: Exception) -> bool:
+        log.warning("carbonlens: run not stored: %s", exc)
+        self.notes.append(f"run not stored after {reason}: {exc}")
+        return False
+
     def append(self, samples: list[Sample], *, final: bool = False) -> None:
-        """Queue samples and write the queue, and the queued metric points, when
-        `FLUSH_S` has passed (or `final`)."""
-        self._pending.extend(samples)
+        """Queue samples and write the queue, and the queued metric points, unless
+        the queue can wait for the next call without exceeding `FLUSH_S` (the next
+        call is expected as far ahead as this one came after the previous); `final`
+        writes at once, on the caller's thread."""
         now_s = self._clock.monotonic()
-        if not (final or now_s - self._flushed_at_s >= FLUSH_S):
-            return
-        with self._metrics_lock:
-            points, self._metrics = self._metrics, []
-        if self._pending or points:
+        with self._queue_lock:
+            self._pending.extend(samples)
+            gap_s, self._appended_at_s = now_s - self._appended_at_s, now_s
+            if not (final or now_s - self._flushed_at_s + gap_s > FLUSH_S):
+                return
             self._flushed_at_s = now_s
-        if self._pending:
-            batch, self._pending = self._pending, []
-            if not self._write(lambda s: s.append_samples(self._info.run_id, batch)):
+        if self._thread is None or final:
+            self._flush()
+        else:
+            self._wake.set()
+
+    def _flush(self) -> None:
+        """Write the queued samples and metric points (one batch each)."""
+        with self._write_lock:
+            with self._queue_lock:
+                batch, self._pending = self._pending, []
+            with self._metrics_lock:
+                points, self._metrics = self._metrics, []
+            run_id = self._info.run_id
+            if batch and not self._write_locked(lambda s: s.append_samples(run_id, batch), False):
                 self._unstored.extend(batch)
-        if points and not self._write(lambda s: s.log_metrics(self._info.run_id, points)):
-            self._unstored_metrics += len(points)
+            if points and not self._write_locked(lambda s: s.log_metrics(run_id, points), False):
+                self._unstored_metrics += len(points)
 
     def add_metrics(self, points: Sequence[MetricPoint]) -> None:
         """Queue metric points (any thread); they are written with the next samples."""
@@ -106,7 +162,13 @@ class RunWriter:
             self._unstored_windows.append(window)
 
     def finish(self, status: RunStatus, info: RunInfo) -> None:
-        """Write what is queued and the run's end, with its final settings."""
+        """Stop the writer thread, write what is queued and the run's end, with its
+        final settings."""
+        if self._thread is not None:
+            self._closing = True
+            self._wake.set()
+            self._thread.join()
+            self._thread = None
         self.append([], final=True)
         if self._unstored_metrics:
             self.notes.append(f"{self._unstored_metrics} metric point(s) could not be stored")
