@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from carbonlens.config import SETTINGS_TABLE, Settings, load_settings
+from carbonlens.config import Settings, load_settings
+from carbonlens.config_table import SETTINGS_TABLE
 from carbonlens.errors import ConfigError
 
 

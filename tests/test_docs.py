@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from carbonlens.accounting import build_report, pricing_settings, quality_settings
-from carbonlens.config import SETTINGS_TABLE
+from carbonlens.config_table import SETTINGS_TABLE
 from carbonlens.records import (
     Channel,
     Component,

@@ -48,7 +48,8 @@ def sync_command(
     Runs the store already has in full are skipped; a run it has in part (split
     by a store failure) gets what it lacks. Running it again copies nothing new.
     """
-    from carbonlens.store import JsonlStore, open_existing_store, open_writable_store
+    from carbonlens.store import open_existing_store, open_writable_store
+    from carbonlens.store.jsonl import JsonlStore
     from carbonlens.store.transfer import CopyAction, copy_runs
 
     into = target or configured_store()

@@ -3,7 +3,7 @@
 Precedence, lowest first: defaults < user config (`~/.config/carbonlens/config.toml`)
 < project config (`./carbonlens.toml`, or `[tool.carbonlens]` in `./pyproject.toml`)
 < environment (`CARBONLENS_<NAME>`) < keyword arguments and CLI flags.
-`SETTINGS_TABLE` documents every setting; `docs/configuration.md` renders it.
+`config_table.SETTINGS_TABLE` documents every setting; `docs/configuration.md` renders it.
 """
 
 from __future__ import annotations
@@ -49,16 +49,6 @@ class Settings:
     budget_warn_ratio: float = 0.8
     budget_grace_s: float = 10.0
     prediction_warmup_ratio: float = 0.1
-
-
-@dataclass(frozen=True, slots=True)
-class SettingDoc:
-    """One row of the documented settings table."""
-
-    name: str
-    kind: str
-    default: str
-    help: str
 
 
 def _number(name: str, value: object) -> float:
@@ -224,92 +214,6 @@ _PARSERS: Mapping[str, Callable[[str, object], Any]] = {
     "budget_grace_s": _non_negative_float,
     "prediction_warmup_ratio": _warmup_ratio,
 }
-
-SETTINGS_TABLE: tuple[SettingDoc, ...] = (
-    SettingDoc("project", "text", "default", "Project the run belongs to."),
-    SettingDoc("interval_s", "seconds > 0", "1.0", "Sampling interval."),
-    SettingDoc(
-        "sensor_timeout_s",
-        "seconds > 0",
-        "2.0",
-        "Longest wait for one tick's sensor reads; a sensor that takes longer is a gap "
-        "and is skipped until its read returns (docs/tracking.md#bad-sensors).",
-    ),
-    SettingDoc("country", "ISO code or name", "unset", "Country of the grid (e.g. FR, DEU)."),
-    SettingDoc(
-        "region",
-        "zone or cloud region",
-        "unset",
-        "Sub-national zone (US-CAL-CISO) or cloud region (aws:us-east-1); wins over country.",
-    ),
-    SettingDoc("pue", "number >= 1", "cloud region's, else 1.0", "Power usage effectiveness."),
-    SettingDoc(
-        "store",
-        "path, sqlite:/// or postgresql:// URL",
-        "$XDG_DATA_HOME/carbonlens/runs.db",
-        "Where runs are kept.",
-    ),
-    SettingDoc(
-        "store_fallback",
-        "|".join(STORE_FALLBACKS),
-        "error",
-        "A PostgreSQL store that cannot be reached: fail before the run starts, or keep "
-        "the run in the local SQLite store (copy it over later with `carbonlens sync`).",
-    ),
-    SettingDoc("sensors", "list of names", "auto", "Back-ends to use (rapl, nvml, cpu-tdp, ...)."),
-    SettingDoc("cpu_tdp_w", "watts > 0", "from CPU table", "CPU TDP for the CPU power model."),
-    SettingDoc("cpu_power_w", "watts > 0", "unset", "Fixed CPU power; replaces sensors and model."),
-    SettingDoc("ram_w_per_gb", "watts > 0", "0.3725", "RAM power model, W per GB."),
-    SettingDoc("embodied", "true/false", "true", "Include embodied (manufacturing) emissions."),
-    SettingDoc("lifetime_years", "years > 0", "4", "Hardware lifetime for embodied amortisation."),
-    SettingDoc(
-        "host_share_ratio",
-        "0 < ratio <= 1",
-        "from CPU topology",
-        "Share of the server this machine is, for embodied host emissions (e.g. 0.0625 "
-        "for 8 of 128 vCPUs).",
-    ),
-    SettingDoc(
-        "intensity_provider",
-        "|".join(PROVIDERS),
-        "unset (bundled annual averages)",
-        "Live provider for the run's hourly intensity; keys come from the environment.",
-    ),
-    SettingDoc(
-        "contractual_intensity_g_per_kwh",
-        "g/kWh >= 0",
-        "unset",
-        "Market-based figure: the intensity of the electricity contract.",
-    ),
-    SettingDoc(
-        "cfe_ratio",
-        "0..1",
-        "unset",
-        "Market-based figure: carbon-free energy share of the supply.",
-    ),
-    SettingDoc("log_level", "DEBUG|INFO|WARNING|ERROR", "WARNING", "carbonlens log level."),
-    SettingDoc("budget_kgco2e", "kg > 0", "unset", "Emissions budget of each run, kgCO2e."),
-    SettingDoc("budget_kwh", "kWh > 0", "unset", "Facility-energy budget of each run, kWh."),
-    SettingDoc(
-        "budget_action",
-        "|".join(BUDGET_ACTIONS),
-        "warn",
-        "What a run does at 100 % of a run or project budget.",
-    ),
-    SettingDoc("budget_warn_ratio", "0 < ratio < 1", "0.8", "Share of a budget at which to warn."),
-    SettingDoc(
-        "budget_grace_s",
-        "seconds >= 0",
-        "10",
-        "`terminate`: wait between SIGTERM and SIGKILL.",
-    ),
-    SettingDoc(
-        "prediction_warmup_ratio",
-        "0 <= ratio < 1",
-        "0.1",
-        "Share of a run's steps left out of the prediction as warm-up.",
-    ),
-)
 
 
 def _apply(base: Settings, values: Mapping[str, object], source: str) -> Settings:

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from carbonlens.cli import main
-from carbonlens.config import SETTINGS_TABLE, Settings, load_settings
+from carbonlens.config import Settings, load_settings
+from carbonlens.config_table import SETTINGS_TABLE
 from carbonlens.errors import ConfigError
 
 FUZZ = settings(

@@ -28,7 +28,8 @@ import pytest
 from carbonlens.accounting import RunReport
 from carbonlens.errors import StoreError
 from carbonlens.records import Channel, Component, Method, RunStatus, Sample
-from carbonlens.store import JsonlStore, SqliteStore, open_existing_store, open_fallback
+from carbonlens.store import SqliteStore, open_existing_store, open_fallback
+from carbonlens.store.jsonl import JsonlStore
 from carbonlens.store.repair import check_store, healthy, repair_store
 from carbonlens.testing import FakeSensor
 from carbonlens.tracking.tracker import Tracker

@@ -16,7 +16,7 @@ import pytest
 
 from carbonlens.errors import StoreError
 from carbonlens.records import Channel, Component, Method, RunInfo, RunStatus, Sample, Window
-from carbonlens.store import JsonlStore
+from carbonlens.store.jsonl import JsonlStore
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 CPU = Channel("rapl", Component.CPU, "package-0", Method.MEASURED)

@@ -13,9 +13,10 @@ import pytest
 
 from carbonlens.errors import StoreError
 from carbonlens.records import Channel, Component, Method, RunInfo, Sample
-from carbonlens.store import JsonlStore, SqliteStore, open_writable_store
+from carbonlens.store import SqliteStore, open_writable_store
 from carbonlens.store._sqlite_schema import MIGRATIONS
 from carbonlens.store.base import Budget, BudgetKind, BudgetPeriod, MetricPoint, Store
+from carbonlens.store.jsonl import JsonlStore
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 CPU = Channel("rapl", Component.CPU, "package-0", Method.MEASURED)

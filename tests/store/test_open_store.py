@@ -13,13 +13,13 @@ import pytest
 from carbonlens.errors import StoreError
 from carbonlens.records import RunInfo
 from carbonlens.store import (
-    JsonlStore,
     SqliteStore,
     __all__,
     default_fallback_dir,
     default_store_path,
     open_store,
 )
+from carbonlens.store.jsonl import JsonlStore
 
 RUN = RunInfo("r1", "proj", "name", datetime(2025, 3, 1, tzinfo=UTC), "node-1", 4242)
 
@@ -27,7 +27,6 @@ RUN = RunInfo("r1", "proj", "name", datetime(2025, 3, 1, tzinfo=UTC), "node-1", 
 def test_public_names() -> None:
     assert __all__ == sorted(__all__)
     assert set(__all__) == {
-        "JsonlStore",
         "SqliteStore",
         "default_fallback_dir",
         "default_store_path",

@@ -16,8 +16,9 @@ from click.testing import CliRunner
 
 from carbonlens.cli import main
 from carbonlens.records import Channel, Component, Method, RunInfo, RunStatus, Sample
-from carbonlens.store import JsonlStore, SqliteStore, this_host
+from carbonlens.store import SqliteStore, this_host
 from carbonlens.store._sqlite_schema import MIGRATIONS
+from carbonlens.store.jsonl import JsonlStore
 from carbonlens.store.repair import Finding, check_store, healthy, repair_store
 
 CPU = Channel("fake", Component.CPU, "cpu", Method.SAMPLED)

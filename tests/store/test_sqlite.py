@@ -24,9 +24,10 @@ import pytest
 
 from carbonlens.errors import StoreError
 from carbonlens.records import Channel, Component, Method, RunInfo, RunStatus, Sample, Window
-from carbonlens.store import JsonlStore, SqliteStore, this_host
+from carbonlens.store import SqliteStore, this_host
 from carbonlens.store._sqlite_schema import MIGRATIONS, migrate
 from carbonlens.store.base import Store
+from carbonlens.store.jsonl import JsonlStore
 
 HOST = this_host()
 T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)

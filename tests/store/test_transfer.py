@@ -13,8 +13,9 @@ from click.testing import CliRunner
 from carbonlens.cli import main
 from carbonlens.errors import StoreError
 from carbonlens.records import Channel, Component, Method, RunInfo, RunStatus, Sample, Window
-from carbonlens.store import JsonlStore, SqliteStore
+from carbonlens.store import SqliteStore
 from carbonlens.store.base import MetricPoint, Store
+from carbonlens.store.jsonl import JsonlStore
 from carbonlens.store.transfer import CopyAction, copy_runs, missing_samples
 
 CPU = Channel("fake", Component.CPU, "cpu", Method.SAMPLED)

@@ -33,11 +33,9 @@ from carbonlens.errors import StoreError
 from carbonlens.store._liveness import this_host
 from carbonlens.store._url import is_database_url, mask_url
 from carbonlens.store.base import Store
-from carbonlens.store.jsonl import JsonlStore
 from carbonlens.store.sqlite import SqliteStore
 
 __all__ = [
-    "JsonlStore",
     "SqliteStore",
     "default_fallback_dir",
     "default_store_path",
@@ -175,6 +173,8 @@ def open_fallback(fallback_dir: Path, failure: str) -> tuple[Store, str]:
     """
     import tempfile  # lazy: only the fallback needs it
 
+    from carbonlens.store.jsonl import JsonlStore
+
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     name = f"fallback-{stamp}-{os.getpid()}.jsonl"
     problems = [failure]
@@ -216,7 +216,11 @@ def open_writable_store(path_or_url: str | Path) -> Store:
     if is_database_url(path_or_url):
         return _open_database(str(path_or_url))
     path = store_path(path_or_url)
-    return JsonlStore(path) if path.suffix == ".jsonl" else SqliteStore(path)
+    if path.suffix == ".jsonl":
+        from carbonlens.store.jsonl import JsonlStore  # lazy: fallback files are rare
+
+        return JsonlStore(path)
+    return SqliteStore(path)
 
 
 def store_label(path_or_url: str | Path) -> str:

@@ -55,21 +55,23 @@ class ProcfsReader:
     def __init__(self, host: Host) -> None:
         """Read under `host.procfs`."""
         self._proc = host.procfs
+        self._proc_dir = str(host.procfs)  # plain strings: this runs for every process
         self._host = host
         self._tick_s = 1.0 / os.sysconf("SC_CLK_TCK")
         self._page_bytes = float(os.sysconf("SC_PAGE_SIZE"))
 
     def _stat_fields(self, pid: int | str) -> list[str] | None:
         try:
-            text = (self._proc / str(pid) / "stat").read_text()
+            with open(f"{self._proc_dir}/{pid}/stat", "rb") as stat:
+                data = stat.read()
         except OSError:
             return None
-        return text[text.rfind(")") + 2 :].split()  # fields from `state` on
+        return data[data.rfind(b")") + 2 :].decode("ascii", "replace").split()
 
     def descendants(self, pid: int) -> list[int]:
         """Every descendant of `pid`, from the parent ids of all processes."""
         children: dict[int, list[int]] = {}
-        for entry in os.listdir(self._proc):
+        for entry in os.listdir(self._proc_dir):
             if entry.isdigit() and (fields := self._stat_fields(entry)) is not None:
                 children.setdefault(int(fields[1]), []).append(int(entry))
         found: list[int] = []
@@ -86,7 +88,8 @@ class ProcfsReader:
         if fields is None or fields[0] == "Z":
             return None
         try:
-            rss_pages = int((self._proc / str(pid) / "statm").read_text().split()[1])
+            with open(f"{self._proc_dir}/{pid}/statm", "rb") as statm:
+                rss_pages = int(statm.read().split()[1])
         except (OSError, IndexError, ValueError):
             rss_pages = 0
         utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
