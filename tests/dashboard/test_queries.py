@@ -9,7 +9,7 @@ import pytest
 from carbonlens.accounting import build_report, series_settings
 from carbonlens.dashboard import queries
 from carbonlens.dashboard.queries import RunFilter
-from carbonlens.records import IntensityPoint, IntensitySeries, RunStatus
+from carbonlens.records import IntensityPoint, IntensitySeries, RunStatus, Sample
 from carbonlens.store.base import Budget, BudgetKind, BudgetPeriod
 from carbonlens.units import J_PER_KWH
 
@@ -76,6 +76,32 @@ def test_a_running_run_is_partial_and_priced_up_to_its_last_sample(known: Stored
     assert row.report.duration_s == pytest.approx(600.0)
     assert row.report.total_g == pytest.approx(LIVE_G)
     assert any("partial" in n or "running" in n for n in row.report.notes)
+
+
+def test_runs_that_are_over_are_priced_once(
+    known: StoredRuns, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    sums = known.store.channel_sums
+
+    def counted(run_id: str) -> list[Sample]:
+        calls.append(run_id)
+        return sums(run_id)
+
+    monkeypatch.setattr(known.store, "channel_sums", counted)
+    first = queries.runs_table(known.store, RunFilter(project="paper"))
+    again = queries.runs_table(known.store, RunFilter(project="paper"))
+    assert [r.report for r in again.rows] == [r.report for r in first.rows]
+    assert sorted(calls) == sorted(r.info.run_id for r in first.rows)  # finished: once each
+    queries.runs_table(known.store, RunFilter(project="xss"))
+    queries.runs_table(known.store, RunFilter(project="xss"))
+    running = [r for r in calls if r not in {row.info.run_id for row in first.rows}]
+    assert len(running) == 2  # the running run is priced on every request
+    (row,) = first.rows[:1]
+    known.store.finish_run(row.info.run_id, RunStatus.FAILED, row.info.ended_at or JAN_1, 1.0)
+    calls.clear()
+    queries.runs_table(known.store, RunFilter(project="paper"))
+    assert calls == [row.info.run_id]  # its status changed: priced again
 
 
 def test_unpriceable_settings_are_listed_and_counted(runs: StoredRuns) -> None:

@@ -7,10 +7,16 @@ period against an intensity series: such a run is priced from its samples. A run
 whose stored settings cannot be priced (a foreign or damaged record) is listed
 without figures and counted as unpriced. A run still `running` (or
 `interrupted`) is partial: its figures cover the time up to its last sample.
+
+A listing of many runs would price every run on every request, so the prices of
+runs that are over are kept (`price`), keyed by the store, the run and what
+changes when a run changes (status, end, duration); a running run is priced
+afresh each time.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -195,8 +201,36 @@ class ProjectPage:
     budgets: tuple[BudgetStatus, ...]
 
 
+_PRICED_MAX: Final = 4096
+"""Prices of runs that are over kept at most (the oldest go first)."""
+_priced: dict[tuple[str, str], tuple[tuple[object, ...], RunReport | None]] = {}
+_priced_lock = threading.Lock()
+
+
 def price(store: Store, info: RunInfo) -> RunReport | None:
-    """A run's report for listings, or None if its settings cannot be priced."""
+    """A run's report for listings, or None if its settings cannot be priced.
+
+    A run that is over is priced once for as long as its status, end and
+    duration stay the same; a running run is priced every time.
+    """
+    if info.status is RunStatus.RUNNING:
+        return _price(store, info)
+    key = (store.location, info.run_id)
+    version = (info.status, info.ended_at, info.duration_s)
+    with _priced_lock:
+        kept = _priced.get(key)
+    if kept is not None and kept[0] == version:
+        return kept[1]
+    report = _price(store, info)
+    with _priced_lock:
+        _priced.pop(key, None)
+        _priced[key] = (version, report)
+        while len(_priced) > _PRICED_MAX:
+            del _priced[next(iter(_priced))]
+    return report
+
+
+def _price(store: Store, info: RunInfo) -> RunReport | None:
     timed = bool(info.settings.get("intensity_series"))
     samples = store.samples(info.run_id) if timed else store.channel_sums(info.run_id)
     try:
