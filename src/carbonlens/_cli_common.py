@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import sys
@@ -89,8 +90,20 @@ def write_output(text: str, output: Path) -> Path:
 
 
 def print_json(document: Any) -> None:
-    """Print one JSON document on stdout (non-JSON values as text)."""
-    click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
+    """Print one JSON document on stdout (non-JSON values as text, a number that is
+    not finite as null: a figure that is not known, as docs/json.md says)."""
+    click.echo(json.dumps(_finite(document), indent=2, ensure_ascii=False, default=str))
+
+
+def _finite(value: Any) -> Any:
+    """`value` with NaN and infinities replaced by None, in lists and mappings too."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def parse_since(text: str) -> datetime:
