@@ -87,24 +87,21 @@ def sync_command(
 def doctor_store(path: str, repair: bool, as_json: bool) -> None:
     """`carbonlens doctor --store [PATH] [--repair]`: print the findings, exit 1 if
     problems are left (PATH empty: the configured store)."""
-    from carbonlens.store import default_fallback_dir, is_database_url, store_path
-    from carbonlens.store.repair import check_store, healthy, repair_store
+    from carbonlens.store import default_fallback_dir, is_database_url, store_label, store_path
+    from carbonlens.store.repair import check_database, check_store, healthy, repair_store
 
     given = path or configured_store()
-    if is_database_url(given):
-        fail(
-            "`doctor --store` checks an SQLite store file; check a PostgreSQL store with "
-            "the database's own tools, and import fallback files with `carbonlens sync FILE`"
-        )
-    target = store_path(given)
     fallback_dirs = [default_fallback_dir(os.environ), Path(tempfile.gettempdir()) / "carbonlens"]
-    act = repair_store if repair else check_store
-    findings = act(target, fallback_dirs)
+    if is_database_url(given):
+        findings = check_database(given, fallback_dirs, repair=repair)
+    else:
+        act = repair_store if repair else check_store
+        findings = act(store_path(given), fallback_dirs)
     ok = healthy(findings)
     if as_json:
         print_json(
             {
-                "store": str(target),
+                "store": store_label(given),
                 "healthy": ok,
                 "repair": repair,
                 "findings": [finding.to_dict() for finding in findings],

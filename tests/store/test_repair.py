@@ -16,10 +16,10 @@ from click.testing import CliRunner
 
 from carbonlens.cli import main
 from carbonlens.records import Channel, Component, Method, RunInfo, RunStatus, Sample
-from carbonlens.store import SqliteStore, this_host
+from carbonlens.store import SqliteStore, open_writable_store, this_host
 from carbonlens.store._sqlite_schema import MIGRATIONS
 from carbonlens.store.jsonl import JsonlStore
-from carbonlens.store.repair import Finding, check_store, healthy, repair_store
+from carbonlens.store.repair import Finding, check_database, check_store, healthy, repair_store
 
 CPU = Channel("fake", Component.CPU, "cpu", Method.SAMPLED)
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -229,3 +229,38 @@ def test_doctor_store_command_exit_status_and_json(tmp_path: Path) -> None:
     env["CARBONLENS_STORE"] = str(path)  # --store without PATH: the configured store
     again = runner.invoke(main, ["doctor", "--store"], env=env)
     assert again.exit_code == 0, again.output
+
+
+def test_a_postgresql_store_opens_and_takes_in_fallback_files(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # The same fallback check as for SQLite, importing into the central store.
+    state = tmp_path / "state"
+    with closing(JsonlStore(state / "fallback-1-1.jsonl")) as fb:
+        fb.create_run(RunInfo("f1", "p", "n", START, this_host(), dead_pid()))
+        fb.append_samples("f1", [Sample(CPU, 1.0, 1.0, 1.0), Sample(CPU, 2.0, 1.0, 1.0)])
+    found = by_check(check_database(postgres_url, [state], repair=False))
+    assert found["open"].ok
+    assert not found["fallback"].ok and found["fallback"].repairable
+    assert found["fallback"].details["files"][0]["samples"] == 2
+    fixed = by_check(check_database(postgres_url, [state], repair=True))
+    assert fixed["fallback"].ok and fixed["fallback"].repaired
+    assert (state / "fallback-1-1.jsonl.imported").exists()
+    with closing(open_writable_store(postgres_url)) as store:
+        assert len(store.samples("f1")) == 2
+    assert healthy(check_database(postgres_url, [state], repair=False))
+
+
+def test_an_unreachable_postgresql_store_is_a_problem_without_its_password(
+    tmp_path: Path,
+) -> None:
+    url = "postgresql://ada:PLANTED-SECRET@127.0.0.1:9/runs?connect_timeout=2"
+    findings = check_database(url, [tmp_path], repair=False)
+    assert [(f.check, f.ok) for f in findings] == [("open", False), ("fallback", False)]
+    assert "PLANTED-SECRET" not in findings[0].message and "127.0.0.1" in findings[0].message
+    result = CliRunner().invoke(main, ["doctor", "--store", url, "--json"])
+    assert result.exit_code == 1 and "PLANTED-SECRET" not in result.output
+    assert (
+        json.loads(result.output)["store"]
+        == "postgresql://ada:***@127.0.0.1:9/runs?connect_timeout=2"
+    )

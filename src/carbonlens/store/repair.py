@@ -20,6 +20,12 @@ them). The checks, in order:
 
 Checking only reads the database; opening a fallback file to compare it may mark
 its abandoned runs `interrupted`, as `carbonlens runs --store FILE` does.
+
+A PostgreSQL store (`check_database`) is checked as a tracker opens it: `open`
+(it connects, and its tables are created or migrated to this carbonlens's
+schema) and `fallback` (as above, imported into it). Integrity, the write-ahead
+log and salvage are the server's business; a run left `running` by a process
+that is gone is marked `interrupted` by any reader of a store, this one too.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from carbonlens.errors import StoreError
 from carbonlens.records import RunStatus
@@ -119,9 +125,29 @@ def _run(
             findings.append(_check_stuck(path, now, repair))
             findings.append(_check_wal(path, wal_bytes, now, repair))
     if not findings[0].ok:
-        return [*findings, Finding("fallback", False, "fallback files not checked: no store")]
-    findings.append(_check_fallbacks(path, fallback_dirs, repair))
+        return [*findings, _NO_FALLBACK_CHECK]
+    findings.append(_check_fallbacks(lambda: _target(path, repair), fallback_dirs, repair))
     return findings
+
+
+_NO_FALLBACK_CHECK: Final = Finding("fallback", False, "fallback files not checked: no store")
+
+
+def check_database(url: str, fallback_dirs: Sequence[Path], *, repair: bool) -> list[Finding]:
+    """Check a PostgreSQL store and the fallback files it lacks; with `repair`,
+    import them (see module). Opening the store creates or migrates its tables."""
+    from carbonlens.store import open_writable_store  # lazy: the package imports this module
+
+    try:
+        store = open_writable_store(url)
+    except StoreError as exc:
+        return [Finding("open", False, str(exc)), _NO_FALLBACK_CHECK]
+    try:
+        opened = Finding("open", True, f"{store.location} opens; its schema is current")
+        imports = _check_fallbacks(lambda: contextlib.nullcontext(store), fallback_dirs, repair)
+    finally:
+        store.close()
+    return [opened, imports]
 
 
 # --- open / integrity ---------------------------------------------------------------
@@ -292,13 +318,17 @@ def fallback_files(fallback_dirs: Sequence[Path]) -> list[Path]:
     return sorted(found)
 
 
-def _check_fallbacks(path: Path, fallback_dirs: Sequence[Path], repair: bool) -> Finding:
+def _check_fallbacks(
+    open_target: Callable[[], contextlib.AbstractContextManager[Store]],
+    fallback_dirs: Sequence[Path],
+    repair: bool,
+) -> Finding:
     files = fallback_files(fallback_dirs)
     if not files:
         return Finding("fallback", True, "no fallback file found")
     entries: list[dict[str, Any]] = []
     unreadable: list[str] = []
-    with _target(path, repair) as target:
+    with open_target() as target:
         for file in files:
             try:
                 entry = _compare_or_import(file, target, repair)
