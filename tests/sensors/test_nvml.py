@@ -409,3 +409,18 @@ def test_driver_presence_from_procfs_or_device_nodes(tmp_path: Path) -> None:
     assert _driver_present(Host(procfs=tmp_path / "nothing", env={}), dev=dev) is False
     (dev / "nvidiactl").touch()
     assert _driver_present(Host(procfs=tmp_path / "nothing", env={}), dev=dev)
+
+
+def test_discovery_initialises_nvml_once_and_keeps_its_probe() -> None:
+    # NVML's probe opens the library; discovery opens it once and describes it
+    # instead of probing first (nvmlInit can take tens of ms on real GPUs).
+    from carbonlens.sensors import discover
+
+    lib = FakeNvml([FakeGpu(H100, uuid=UUID_A), FakeGpu(H100, uuid=UUID_B)])
+    found = discover(Host(env={}), options={"nvml": {"lib": lib}})
+    assert lib.init_calls == 1
+    [gpu_sensor] = [s for s in found.sensors if s.name == "nvml"]
+    probe = next(p for p in found.probes if p.sensor == "nvml")
+    assert probe.available and probe.reason == NvmlSensor.probe(Host(env={}), lib=lib).reason
+    assert probe.reason.startswith("2 GPU(s): gpu0 ")
+    gpu_sensor.close()

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from carbonlens.errors import SensorUnavailable
+from carbonlens.errors import ConfigError, SensorUnavailable
 from carbonlens.records import Component
 from carbonlens.sensors._precheck import PRECHECKS
 from carbonlens.sensors.base import Host, Probe, Sensor
@@ -43,8 +43,9 @@ def _try_open(name: str, host: Host, options: Mapping[str, Any], found: Discover
         found.probes.append(ruled_out)
         return
     cls = load(name)
-    probe = cls.probe(host)
-    if not probe.available:
+    opens_to_probe = hasattr(cls, "describe")  # its probe would open it: open it once
+    probe = None if opens_to_probe else cls.probe(host)
+    if probe is not None and not probe.available:
         found.probes.append(probe)
         return
     try:
@@ -52,10 +53,12 @@ def _try_open(name: str, host: Host, options: Mapping[str, Any], found: Discover
     except SensorUnavailable as exc:
         found.probes.append(Probe(name, False, exc.reason, exc.hint))
         return
-    except OSError as exc:
+    except ConfigError:  # a bad option the user gave: say so, do not degrade
+        raise
+    except Exception as exc:  # noqa: BLE001 - a broken back-end must not break discovery
         found.probes.append(Probe(name, False, f"failed to open: {exc}"))
         return
-    found.probes.append(probe)
+    found.probes.append(probe or Probe(name, True, sensor.describe()))  # type: ignore[attr-defined]
     found.sensors.append(sensor)
 
 

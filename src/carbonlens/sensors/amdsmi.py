@@ -207,9 +207,14 @@ class AmdSmiSensor:
             return Probe(cls.name, False, exc.reason, exc.hint)
         except (AmdSmiError, OSError) as exc:
             return Probe(cls.name, False, f"amdsmi failed: {exc}")
-        found = ", ".join(f"{g.channel.device} {g.model}" for g in sensor._gpus)
+        found = sensor.describe()
         sensor.close()
-        return Probe(cls.name, True, f"{len(sensor._gpus)} GPU(s): {found}")
+        return Probe(cls.name, True, found)
+
+    def describe(self) -> str:
+        """What the opened sensor measures: its probe's reason ("2 GPU(s): gpu0 ...")."""
+        found = ", ".join(f"{g.channel.device} {g.model}" for g in self._gpus)
+        return f"{len(self._gpus)} GPU(s): {found}"
 
     @classmethod
     def open(

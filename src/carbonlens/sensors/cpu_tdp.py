@@ -329,10 +329,18 @@ class CpuTdpSensor:
     Options: ClassVar[type[CpuTdpOptions]] = CpuTdpOptions
 
     def __init__(
-        self, host: Host, method: Method, max_w: float, idle_w: float, assumptions: dict[str, Any]
+        self,
+        host: Host,
+        method: Method,
+        max_w: float,
+        idle_w: float,
+        assumptions: dict[str, Any],
+        summary: str,
     ) -> None:
-        """Use `open`; this takes the already built model (powers in watts)."""
+        """Use `open`; this takes the already built model (powers in watts) and its
+        one-line summary."""
         self._host = host
+        self._summary = summary
         self._channel = Channel(self.name, Component.CPU, "cpu", method)
         self._max_w = max_w
         self._idle_w = idle_w
@@ -349,8 +357,7 @@ class CpuTdpSensor:
             read_cpu_times(host)
         except (OSError, ValueError) as exc:
             return Probe(cls.name, False, f"cannot read CPU times from /proc/stat: {exc}")
-        _, _, summary = _model(host, CpuTdpOptions())
-        return Probe(cls.name, True, f"modelled: {summary}")
+        return Probe(cls.name, True, cls.open(host).describe())
 
     @classmethod
     def open(cls, host: Host, **options: Any) -> Self:
@@ -367,15 +374,20 @@ class CpuTdpSensor:
         opts = CpuTdpOptions.from_options(options)
         if opts.power_w is not None:
             facts = {"power_w": opts.power_w, "power_source": "user"}
-            return cls(host, Method.CONSTANT, opts.power_w, opts.power_w, facts)
+            fixed = f"fixed {opts.power_w:g} W (power_w)"
+            return cls(host, Method.CONSTANT, opts.power_w, opts.power_w, facts, fixed)
         try:
             read_cpu_times(host)
         except (OSError, ValueError) as exc:
             raise SensorUnavailable(
                 cls.name, f"cannot read CPU times: {exc}", "give power_w= for a fixed CPU wattage"
             ) from exc
-        max_w, assumptions, _ = _model(host, opts)
-        return cls(host, cls.method, max_w, opts.idle_ratio * max_w, assumptions)
+        max_w, assumptions, summary = _model(host, opts)
+        return cls(host, cls.method, max_w, opts.idle_ratio * max_w, assumptions, summary)
+
+    def describe(self) -> str:
+        """What the opened sensor models: its probe's reason ("modelled: TDP ...")."""
+        return f"{self._channel.method.value}: {self._summary}"
 
     def channels(self) -> Sequence[Channel]:
         """The single CPU channel."""

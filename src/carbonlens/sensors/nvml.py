@@ -108,9 +108,14 @@ class NvmlSensor:
             return Probe(cls.name, False, exc.reason, exc.hint)
         except (NvmlError, OSError) as exc:  # a broken driver must not break discovery
             return Probe(cls.name, False, f"NVML failed: {exc}")
-        found = ", ".join(f"{g.channel.device} {g.model}" for g in sensor._gpus)
+        found = sensor.describe()
         sensor.close()
-        return Probe(cls.name, True, f"{len(sensor._gpus)} GPU(s): {found}")
+        return Probe(cls.name, True, found)
+
+    def describe(self) -> str:
+        """What the opened sensor measures: its probe's reason ("2 GPU(s): gpu0 ...")."""
+        found = ", ".join(f"{g.channel.device} {g.model}" for g in self._gpus)
+        return f"{len(self._gpus)} GPU(s): {found}"
 
     @classmethod
     def open(

@@ -133,10 +133,14 @@ class RamModelSensor:
             sensor = cls.open(host)
         except SensorUnavailable as exc:
             return Probe(cls.name, False, exc.reason, exc.hint)
-        facts = sensor.assumptions()
+        return Probe(cls.name, True, sensor.describe())
+
+    def describe(self) -> str:
+        """What the opened sensor models: its probe's reason (W/GB x GB = W, and source)."""
+        facts = self._assumptions
         gb = facts["memory_bytes"] / BYTES_PER_GIB
         summary = f"{facts['w_per_gb']:g} W/GB x {gb:.3g} GB = {facts['power_w']:.3g} W"
-        return Probe(cls.name, True, f"modelled: {summary} ({facts['memory_source']})")
+        return f"modelled: {summary} ({facts['memory_source']})"
 
     @classmethod
     def open(cls, host: Host, **options: Any) -> Self:
