@@ -89,6 +89,11 @@ def write_output(text: str, output: Path) -> Path:
     return target
 
 
+STORE_HELP = "Store: a path, a sqlite:/// URL or a postgresql:// URL."
+store_option = click.option("--store", help=STORE_HELP)
+"""The `--store` option of the commands that read or write runs."""
+
+
 def print_json(document: Any) -> None:
     """Print one JSON document on stdout (non-JSON values as text, a number that is
     not finite as null: a figure that is not known, as docs/json.md says)."""

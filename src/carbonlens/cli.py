@@ -15,7 +15,14 @@ from typing import Any
 
 import click
 
-from carbonlens._cli_common import LIMIT, carbonlens_errors, fail, parse_since, print_json
+from carbonlens._cli_common import (
+    LIMIT,
+    carbonlens_errors,
+    fail,
+    parse_since,
+    print_json,
+    store_option,
+)
 from carbonlens._version import __version__
 from carbonlens.errors import CarbonLensError
 
@@ -54,7 +61,7 @@ def _open_store(path: str | None) -> Any:
     help="Only runs with this status.",
 )
 @click.option("--limit", type=LIMIT, default=50, show_default=True)
-@click.option("--store", help="Store path or sqlite:/// URL.")
+@store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON on stdout.")
 @carbonlens_errors
 def runs(
@@ -94,7 +101,7 @@ def runs(
 
 @main.command()
 @click.argument("run_id")
-@click.option("--store", help="Store path or sqlite:/// URL.")
+@store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON on stdout.")
 @carbonlens_errors
 def show(run_id: str, store: str | None, as_json: bool) -> None:

@@ -10,7 +10,7 @@ import importlib.util
 
 import click
 
-from carbonlens._cli_common import CliFailure, carbonlens_errors
+from carbonlens._cli_common import CliFailure, carbonlens_errors, store_option
 
 __all__ = ["dashboard_command"]
 
@@ -24,7 +24,7 @@ def _missing_packages() -> list[str]:
 
 
 @click.command("dashboard")
-@click.option("--store", help="Store path or sqlite:/// URL.")
+@store_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8150, show_default=True)
 @click.option(

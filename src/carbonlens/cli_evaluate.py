@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from carbonlens._cli_common import CliFailure, carbonlens_errors, print_json, write_output
+from carbonlens._cli_common import (
+    CliFailure,
+    carbonlens_errors,
+    print_json,
+    store_option,
+    write_output,
+)
 from carbonlens._evaluate_tables import bench_table, budget_table, compare_table, print_items
 from carbonlens.evaluate.leaderboard import COSTS, FORMATS
 from carbonlens.evaluate.pareto import SCORES
@@ -123,7 +129,7 @@ def _open(store: str | None, *, create: bool) -> Store:
 @click.option("--country", help="Country of the grid: ISO code (FR, DEU) or name.")
 @click.option("--region", help="Grid zone or cloud region (aws:us-east-1).")
 @click.option("--pue", type=float, help="Power usage effectiveness (>= 1.0).")
-@click.option("--store", help="Store path or sqlite:/// URL.")
+@store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
 @carbonlens_errors
 def bench_command(
@@ -220,7 +226,7 @@ def bench_command(
     help="Ranking: metric / cost, or distance to the Pareto front.",
 )
 @click.option("--leaderboard", "fmt", type=click.Choice(FORMATS), help="Print the leaderboard.")
-@click.option("--store", help="Store path or sqlite:/// URL.")
+@store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON on stdout.")
 @click.option(
     "--html",
@@ -283,7 +289,7 @@ def budget_group() -> None:
     default="month",
     show_default=True,
 )
-@click.option("--store", help="Store path or sqlite:/// URL.")
+@store_option
 @carbonlens_errors
 def budget_set(
     project: str, kgco2e: str | None, kwh: str | None, period: str, store: str | None
@@ -315,7 +321,7 @@ def budget_set(
 @budget_group.command("clear")
 @click.option("--project", required=True, help="The project whose budget to remove.")
 @click.option("--kind", type=click.Choice([k.value for k in BudgetKind]), help="Default: both.")
-@click.option("--store", help="Store path or sqlite:/// URL.")
+@store_option
 @carbonlens_errors
 def budget_clear(project: str, kind: str | None, store: str | None) -> None:
     """Remove a project's budget(s)."""
@@ -332,7 +338,7 @@ def budget_clear(project: str, kind: str | None, store: str | None) -> None:
 
 @budget_group.command("show")
 @click.option("--project", help="Only this project's budgets.")
-@click.option("--store", help="Store path or sqlite:/// URL.")
+@store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the budgets as JSON on stdout.")
 @carbonlens_errors
 def budget_show(project: str | None, store: str | None, as_json: bool) -> None:

@@ -17,7 +17,7 @@ import threading
 
 import click
 
-from carbonlens._cli_common import CliFailure, carbonlens_errors, print_json
+from carbonlens._cli_common import CliFailure, carbonlens_errors, print_json, store_option
 
 __all__ = ["exporter_command", "group_command"]
 
@@ -37,7 +37,7 @@ __all__ = ["exporter_command", "group_command"]
 @click.option("--region", help="Grid zone (US-CAL-CISO) or cloud region (aws:us-east-1).")
 @click.option("--interval", "interval_s", type=float, help="Sampling interval in seconds.")
 @click.option("--pue", type=float, help="Power usage effectiveness (>= 1.0).")
-@click.option("--store", help="Store path or sqlite:/// URL.")
+@store_option
 @click.option(
     "--duration",
     "duration_s",
@@ -92,7 +92,7 @@ def exporter_command(
 @click.command("group")
 @click.argument("group_id")
 @click.option("--project", help="Only runs of this project.")
-@click.option("--store", help="Store path or sqlite:/// URL.")
+@store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the group as JSON on stdout.")
 @carbonlens_errors
 def group_command(group_id: str, project: str | None, store: str | None, as_json: bool) -> None:
@@ -144,10 +144,15 @@ def group_command(group_id: str, project: str | None, store: str | None, as_json
     for node, energy_j in nodes.items():
         click.echo(f"  node {node}: {energy_text(energy_j)} IT")
     for r in group.ranks:
-        role = "node-wide + own devices" if r.node_wide else "own devices"
+        info = r.report.info
+        if info.kind == "trial":  # a Ray Tune trial: a share of its node, not a rank
+            who, role = f"trial {info.name}", "share of the node"
+        else:
+            who = f"rank {r.rank}"
+            role = "node-wide + own devices" if r.node_wide else "own devices"
         click.echo(
-            f"  rank {r.rank} ({r.node}, {role}): {energy_text(r.report.it_energy_j)} IT · "
-            f"run {r.report.info.run_id[:12]} {r.report.info.status.value}"
+            f"  {who} ({r.node}, {role}): {energy_text(r.report.it_energy_j)} IT · "
+            f"run {info.run_id[:12]} {info.status.value}"
         )
     for note in group.notes:
         click.echo(f"carbonlens: note: {note}", err=True)

@@ -21,9 +21,11 @@ import click
 
 from carbonlens._cli_common import (
     LIMIT,
+    STORE_HELP,
     CliFailure,
     carbonlens_errors,
     print_json,
+    store_option,
     write_output,
 )
 
@@ -222,7 +224,7 @@ def _sci(reports: Sequence[RunReport], unit: str, units: float | None, as_json: 
     "--format", "fmt", type=click.Choice(REPORT_FORMATS), help="Default: from -o's suffix, else md."
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--store", help="Store path or sqlite:/// URL.")
+@store_option
 @click.option("--sci-unit", default="run", show_default=True, help="SCI functional unit.")
 @click.option(
     "--sci-units",
@@ -337,7 +339,7 @@ def import_group() -> None:
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--project", help="Put every run in this project instead of its project_name.")
-@click.option("--store", help="Store path or sqlite:/// URL (created if missing).")
+@click.option("--store", help=f"{STORE_HELP[:-1]} (created if missing).")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON on stdout.")
 @carbonlens_errors
 def import_codecarbon_command(
@@ -383,7 +385,7 @@ def import_codecarbon_command(
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), help="Default: from -o.")
 @click.option("--samples", "with_samples", is_flag=True, help="Samples: CSV rows, or in JSON.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--store", help="Store path or sqlite:/// URL.")
+@store_option
 @carbonlens_errors
 def export_command(
     run_ids: tuple[str, ...],

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from carbonlens._cli_common import carbonlens_errors, fail, print_json
+from carbonlens._cli_common import carbonlens_errors, fail, print_json, store_option
 from carbonlens.config import PROVIDERS, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ def _countdown(remaining_s: float, until: datetime, what: str) -> None:
 @click.option("--region", help="Grid zone (US-CAL-CISO) or cloud region (aws:us-east-1).")
 @click.option("--interval", "interval_s", type=float, help="Sampling interval in seconds.")
 @click.option("--pue", type=float, help="Power usage effectiveness (>= 1.0).")
-@click.option("--store", help="Store path or sqlite:/// URL.")
+@store_option
 @click.option(
     "--intensity-provider",
     type=click.Choice(PROVIDERS),

@@ -151,7 +151,9 @@ def _job(
 @click.option("--start-now", is_flag=True, help="Start at --earliest: choose a place, not a time.")
 @click.option("--power", "power_w", type=float, help="Mean power of the job in W (for grams).")
 @click.option("--profile-run", help="Shape the job like a stored run (RUN_ID).")
-@click.option("--store", help="Store of --profile-run: path or sqlite:/// URL.")
+@click.option(
+    "--store", help="Store of --profile-run: a path, a sqlite:/// URL or a postgresql:// URL."
+)
 @click.option("--tz", "tz_name", help="Show times in this zone (IANA; default this machine's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
 @click.pass_context

@@ -13,6 +13,9 @@ import pytest
 ray = pytest.importorskip("ray", reason="the Ray Tune callback needs ray[tune]")
 tune = pytest.importorskip("ray.tune", reason="the Ray Tune callback needs ray[tune]")
 
+from click.testing import CliRunner  # noqa: E402
+
+from carbonlens.cli import main  # noqa: E402
 from carbonlens.errors import ConfigError  # noqa: E402
 from carbonlens.integrations.distributed import group_report  # noqa: E402
 from carbonlens.integrations.ray_tune import CarbonLensTuneCallback  # noqa: E402
@@ -74,6 +77,12 @@ def test_overlapping_trials_share_each_interval_equally(
     assert group.it_energy_j == pytest.approx(8 * POWER_W)  # the sweep less its 5 idle seconds
     assert f"sweep-id:{callback.group_id}" in sweep.info.tags
     assert "trial:b" in reports["b"].info.tags
+    listed = CliRunner().invoke(
+        main, ["group", callback.group_id, "--store", str(tracker_options["store"])]
+    )
+    assert listed.exit_code == 0, listed.output
+    assert "  trial sweep/a (" in listed.output and "share of the node" in listed.output
+    assert "rank 0" not in listed.output
 
 
 def test_a_store_object_and_a_bad_tracker_option_are_refused_at_once(
