@@ -42,6 +42,7 @@ from carbonlens.store.sqlite import SqliteStore
 from carbonlens.testing import FakeClock, FakeSensor, FakeShares
 from carbonlens.tracking.tracker import Tracker
 
+from .serving.runs import record_serving_run
 from .test_docs import _HEADING, _LINK, _prose_lines
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -195,25 +196,8 @@ def _ranked_and_excluded(store: Path) -> dict[str, str]:
 
 
 def _serving_run(store: Path) -> dict[str, str]:
-    """A serving run (tests/serving/test_compare_report.py): 100 requests of 0.8 s,
-    one a second."""
-    clock = FakeClock()
-    tracker = Tracker(
-        name="chat-api",
-        sensors=[FakeSensor(GPU, energy_j=[0.0, 36_000.0])],
-        store=store,
-        clock=clock,
-        shares=FakeShares(),
-        interval_s=3600.0,
-        country="FR",
-    )
-    tracker.start()
-    for _ in range(100):
-        with tracker.request("/chat", "llama", tokens_in=400, tokens_out=100):
-            clock.advance(0.8)
-        clock.advance(0.2)
-    tracker.stop()
-    return {"run": tracker.run_id}
+    """A serving run (tests/serving/runs.py)."""
+    return {"run": record_serving_run(store)}
 
 
 def _nothing(store: Path) -> dict[str, str]:

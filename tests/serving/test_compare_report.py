@@ -25,6 +25,8 @@ from carbonlens.serving.cost import ServingTotals, estimate_for, serving_cost, s
 from carbonlens.testing import FakeClock, FakeSensor, FakeShares
 from carbonlens.tracking.tracker import Tracker
 
+from .runs import record_serving_run
+
 GPU = Channel("fake", Component.GPU, "gpu0", Method.MEASURED)
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -155,23 +157,7 @@ def test_bad_input_is_refused() -> None:
 def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A serving run: 100 requests of 0.8 s, one a second, 36 kJ over 100 s."""
     path = tmp_path_factory.mktemp("serving") / "runs.db"
-    clock = FakeClock()
-    tracker = Tracker(
-        name="chat-api",
-        sensors=[FakeSensor(GPU, energy_j=[0.0, 36_000.0])],
-        store=path,
-        clock=clock,
-        shares=FakeShares(),
-        interval_s=3600.0,
-        country="FR",
-    )
-    tracker.start()
-    for _ in range(100):
-        with tracker.request("/chat", "<b>llama</b>", tokens_in=400, tokens_out=100):
-            clock.advance(0.8)
-        clock.advance(0.2)
-    tracker.stop()
-    return path, tracker.run_id
+    return path, record_serving_run(path, model="<b>llama</b>")
 
 
 def _report(store: tuple[Path, str], *args: str) -> str:
