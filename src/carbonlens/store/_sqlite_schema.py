@@ -10,6 +10,7 @@ modified. The PRAGMAs and `sqlite_master` are the SQLite-specific part.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def connect(path: Path, busy_timeout_s: float = BUSY_TIMEOUT_S) -> sqlite3.Conne
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         migrate(conn, MIGRATIONS, str(path))  # first: refuses foreign files before any write
-        conn.execute("PRAGMA journal_mode = WAL")
+        _use_wal(conn, busy_timeout_s)
     except sqlite3.DatabaseError as exc:
         conn.close()
         if "not a database" in str(exc):
@@ -66,6 +67,22 @@ def connect(path: Path, busy_timeout_s: float = BUSY_TIMEOUT_S) -> sqlite3.Conne
         conn.close()
         raise
     return conn
+
+
+def _use_wal(conn: sqlite3.Connection, busy_timeout_s: float) -> None:
+    """Switch the database to WAL (a no-op once it is). The switch needs the file to
+    itself, and SQLite answers "database is locked" at once, without waiting, when
+    another process opening the new store at the same moment holds it: try again
+    for up to `busy_timeout_s`, as any other statement waits."""
+    deadline_s = time.monotonic() + busy_timeout_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline_s:
+                raise
+            time.sleep(0.01)
 
 
 def _hint(exc: Exception) -> str:
