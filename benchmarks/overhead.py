@@ -8,6 +8,7 @@ Measures, each in fresh interpreters and reporting medians:
   4. steady-state sampler cost while the main thread sleeps, at 1 s and 0.1 s,
      as a percentage of one core.
 
+Every child runs in an empty temporary directory (no project config files).
 CodeCarbon runs when it is installed in the same environment (`pip install codecarbon`),
 as `OfflineEmissionsTracker(country_iso_code="FRA", measure_power_secs=<same interval>)`.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -146,8 +148,10 @@ def main() -> None:
     else:
         print("codecarbon not installed: carbonlens only (pip install codecarbon)")
     results: dict[str, dict[str, float]] = {t: {} for t in tools}
-    iterations = calibrate(args.job_seconds)
     with tempfile.TemporaryDirectory() as tmp:
+        # Children run in an empty directory, so neither tool reads a project's config.
+        os.chdir(tmp)
+        iterations = calibrate(args.job_seconds)
         for tool in tools:
             results[tool]["import_ms"] = import_ms(tool, args.repeats)
             ss = start_stop(tool, tmp, args.repeats)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "carbonlens"
-BASE = {"records", "units", "errors", "config", "data", "_version"}
+BASE = {"records", "units", "errors", "config", "data", "_version", "_frozen"}
 ALLOWED: dict[str, set[str]] = {
     "sensors": BASE | {"sensors", "estimate"},
     "intensity": BASE | {"intensity"},

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any, Final
 
+from carbonlens._frozen import frozen
 from carbonlens.estimate.embodied import amortised_g
 from carbonlens.intensity.timeresolved import (
     MarketBasedEmissions,
@@ -59,7 +60,7 @@ TDP and W-per-GB models can be off by half either way. Stated assumptions, overr
 only by measuring."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RunReport:
     """Every figure of a run, each with its unit, method and source.
 

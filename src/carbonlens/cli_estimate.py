@@ -14,12 +14,13 @@ status 2 and a message saying what to give.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from carbonlens._cli_common import CliFailure, carbonlens_errors, print_json
+from carbonlens._frozen import frozen
 from carbonlens.cli_estimate_options import (
     ACTIVE,
     ARCH,
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["estimate_group", "resolve_grid"]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Setting:
     """What a comparison varies: the grid, device, precision and training kind."""
 

@@ -11,16 +11,16 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from carbonlens._frozen import frozen
 from carbonlens.errors import ConfigError
 
 ENV_PREFIX = "CARBONLENS_"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Settings:
     """Every setting of a tracked run. Build it with `load_settings()`."""
 
@@ -235,11 +235,18 @@ def _apply(base: Settings, values: Mapping[str, object], source: str) -> Setting
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    """The settings table of a config file: the whole file, or ``[tool.carbonlens]``."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}", source=str(path)) from None
+    pyproject = path.name == "pyproject.toml"
+    if pyproject and b"carbonlens" not in raw:
+        return {}  # the project's file has no carbonlens table: not ours to parse
     import tomllib  # lazy: most runs have no config file
 
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        data = tomllib.loads(raw.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: malformed TOML: {exc}", source=str(path)) from None
     except UnicodeDecodeError as exc:
@@ -247,8 +254,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
             f"{path}: not UTF-8 text (byte {exc.start}): save it as UTF-8 TOML",
             source=str(path),
         ) from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}", source=str(path)) from None
+    return data.get("tool", {}).get("carbonlens", {}) if pyproject else data
 
 
 def default_config_paths(env: Mapping[str, str], cwd: Path) -> list[Path]:
@@ -280,10 +286,7 @@ def load_settings(
     environ = os.environ if env is None else env
     settings = Settings()
     for path in default_config_paths(environ, Path.cwd()) if paths is None else paths:
-        data = _read_toml(path)
-        if path.name == "pyproject.toml":
-            data = data.get("tool", {}).get("carbonlens", {})
-        settings = _apply(settings, data, str(path))
+        settings = _apply(settings, _read_toml(path), str(path))
     from_env = {
         key[len(ENV_PREFIX) :].lower(): value
         for key, value in environ.items()

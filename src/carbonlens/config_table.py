@@ -5,12 +5,11 @@ from the parsers."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from carbonlens._frozen import frozen
 from carbonlens.config import BUDGET_ACTIONS, PROVIDERS, STORE_FALLBACKS
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SettingDoc:
     """One row of the documented settings table."""
 

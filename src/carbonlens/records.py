@@ -7,10 +7,12 @@ Every float carries its unit in its name (`_j`, `_w`, `_s`, `_g`, `_ratio`,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from carbonlens._frozen import frozen
 
 
 class Component(StrEnum):
@@ -38,7 +40,7 @@ class Method(StrEnum):
     """No run at all: the estimator's figure."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Channel:
     """One energy stream of one sensor: e.g. rapl / cpu / package-0 / measured."""
 
@@ -53,7 +55,7 @@ class Channel:
         return f"{self.sensor}/{self.component.value}/{self.device}"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Reading:
     """What a sensor returns for one channel at sampler time `t_s` (monotonic seconds).
 
@@ -71,7 +73,7 @@ class Reading:
     share_ratio: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Sample:
     """Energy of one channel over one sampling interval, as stored.
 
@@ -91,7 +93,7 @@ class Sample:
         return self.energy_j / self.duration_s if self.duration_s > 0 else 0.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Window:
     """A named part of a run, from `start_t_s` to `end_t_s` (seconds since run start)."""
 
@@ -109,7 +111,7 @@ class RunStatus(StrEnum):
     INTERRUPTED = "interrupted"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class IntensityValue:
     """The grid carbon intensity used for a run, with where it came from and why."""
 
@@ -122,7 +124,7 @@ class IntensityValue:
     license: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class IntensityPoint:
     """Grid intensity over one period: from `start` (UTC) for `duration_s` seconds."""
 
@@ -131,7 +133,7 @@ class IntensityPoint:
     intensity_g_per_kwh: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class IntensitySeries:
     """A time series of grid intensity for one location, from one source.
 
@@ -148,7 +150,7 @@ class IntensitySeries:
     forecast: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PueValue:
     """Power usage effectiveness applied to IT energy, with its source."""
 
@@ -156,7 +158,7 @@ class PueValue:
     source: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EmbodiedShare:
     """Manufacturing emissions of one device and the share amortised over a run.
 
@@ -172,7 +174,7 @@ class EmbodiedShare:
     source: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RunInfo:
     """What is known about a run when it starts, plus its current status.
 
@@ -213,7 +215,7 @@ class QualityKind(StrEnum):
     """A span with no accepted reading, closed by the counter or interpolated."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class QualityFlag:
     """One kind of problem on one channel (or a whole sensor) during a run.
 
@@ -229,7 +231,7 @@ class QualityFlag:
     last_t_s: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ComponentTotal:
     """Energy of one channel over a run, with its method and uncertainty range."""
 
@@ -240,7 +242,7 @@ class ComponentTotal:
     process_energy_j: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WindowTotal:
     """Energy and emissions of one named window."""
 

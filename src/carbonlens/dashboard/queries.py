@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
+from carbonlens._frozen import frozen
 from carbonlens.accounting import RunReport, build_report
 from carbonlens.errors import ConfigError
 from carbonlens.evaluate.leaderboard import COSTS, compare
@@ -63,7 +63,7 @@ _RECENT: Final = 5
 _DAYS_BY_DAY: Final = 62
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RunFilter:
     """Which runs a table lists: every condition given must hold.
 
@@ -89,7 +89,7 @@ class RunFilter:
         return all(word in haystack for word in self.text.casefold().split())
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RunRow:
     """One run of a table: its record and its priced report (None if unpriceable)."""
 
@@ -102,7 +102,7 @@ class RunRow:
         return self.info.status in PARTIAL_STATUSES
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Totals:
     """Sums over some runs: facility energy (J) and emissions (g) of the priced ones.
 
@@ -126,7 +126,7 @@ class Totals:
         return self.operational_g + self.embodied_g
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RunsTable:
     """A filtered list of runs, newest first.
 
@@ -146,7 +146,7 @@ class RunsTable:
         return self.totals.runs > len(self.rows)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Comparison:
     """Runs side by side, in the order asked for.
 
@@ -169,7 +169,7 @@ class Comparison:
         return sum(found) if found else None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Period:
     """A project's runs started within one day or month (UTC).
 
@@ -184,7 +184,7 @@ class Period:
     totals: Totals
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ProjectPage:
     """A project: its runs, their totals by period, and its budgets.
 
@@ -359,7 +359,7 @@ def project_page(store: Store, project: str, *, now: datetime) -> ProjectPage | 
     return ProjectPage(project, table, periods, budgets)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class QualityVsCost:
     """A project's finished runs ranked on one metric against facility energy.
 

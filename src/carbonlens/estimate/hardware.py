@@ -34,10 +34,11 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cache
 from typing import Final
 
+from carbonlens._frozen import frozen
 from carbonlens.data import read_rows
 from carbonlens.errors import EstimateError, UnknownHardware
 from carbonlens.estimate.cpu_specs import match_cpu
@@ -88,7 +89,7 @@ _FLOP_PER_TFLOP: Final = 1e12
 _MAX_SUGGESTIONS: Final = 3
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DeviceSpec:
     """One accelerator or CPU and the figures the estimator needs.
 
@@ -164,7 +165,7 @@ class DeviceSpec:
         return self.peak_flop_per_s[precision]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Resolution:
     """The part a name resolved to, and the other parts the name could mean.
 

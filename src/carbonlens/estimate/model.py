@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Final
 
+from carbonlens._frozen import frozen
 from carbonlens.errors import EstimateError
 from carbonlens.estimate.embodied import amortised_g, gpu_embodied, host_embodied
 from carbonlens.estimate.flops import DEFAULT_MFU_RATIO, MFU_RANGE_RATIO, MFU_SOURCE, Precision
@@ -68,7 +69,7 @@ _CARD_KINDS: Final = frozenset({"gpu", "tpu", "accelerator"})
 _S_PER_H: Final = 3600.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Host:
     """The servers around the accelerators.
 
@@ -85,7 +86,7 @@ class Host:
     source: str = "host power not included (as in BLOOM's dynamic figure, LLaMA, Llama 2)"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Fleet:
     """`count` devices in `nodes` servers, with their embodied records.
 
@@ -178,7 +179,7 @@ def _per_node_source(device: DeviceSpec) -> str:
     return f"{DEFAULT_DEVICES_PER_NODE} accelerators per server (NVIDIA DGX/HGX systems)"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Grid:
     """Where the energy is used: grid intensity and PUE, each with an optional range.
 
@@ -234,7 +235,7 @@ class Grid:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Part:
     """IT energy of one part of a job (accelerators, host, clients, network), joules."""
 
@@ -242,7 +243,7 @@ class Part:
     it_energy_j: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Estimate:
     """The footprint of one job, each figure with its unit and the inputs behind it.
 
@@ -295,7 +296,7 @@ class Estimate:
         return self.operational_g + self.embodied_g
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Figures:
     """One evaluation of a mode's model at given input values."""
 

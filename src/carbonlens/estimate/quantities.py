@@ -37,9 +37,9 @@ import itertools
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Final
 
+from carbonlens._frozen import frozen
 from carbonlens.errors import EstimateError
 from carbonlens.units import BYTES_PER_GB, BYTES_PER_GIB
 
@@ -219,7 +219,7 @@ def whole(name: str, value: int) -> int:
     return value
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Assumption:
     """One input of an estimate: its value, where it comes from, and its range.
 

@@ -16,9 +16,9 @@ full `Estimate`, so its range and assumptions stay available.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TypeVar
 
+from carbonlens._frozen import frozen
 from carbonlens.errors import EstimateError
 from carbonlens.estimate.model import Estimate
 
@@ -27,7 +27,7 @@ __all__ = ["Scenario", "across", "compare"]
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Scenario:
     """One option of a what-if comparison.
 

@@ -23,9 +23,9 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
+from carbonlens._frozen import frozen
 from carbonlens.accounting import build_report
 from carbonlens.errors import ConfigError
 from carbonlens.evaluate.pareto import Point, Ranking, rank
@@ -34,7 +34,7 @@ from carbonlens.store.base import MetricPoint, Store
 from carbonlens.units import J_PER_KWH
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Cost:
     """A cost runs can be compared on: its name, what it is, and its display unit."""
 

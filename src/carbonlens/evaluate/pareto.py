@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from itertools import groupby
 from typing import Final
+
+from carbonlens._frozen import frozen
 
 SCORES: Final = {
     "metric_per_cost": "metric / cost, higher is better",
@@ -35,7 +37,7 @@ DOMINATORS_SHOWN: Final = 3
 """Most front runs listed as dominating one run."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Point:
     """One run to rank: its quality `metric` (higher is better), its `cost` (lower
     is better, in the unit the caller states), and side columns for display."""
@@ -47,7 +49,7 @@ class Point:
     extra: Mapping[str, float | None] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Ranked:
     """A ranked run: its rank and score, whether it is on the front, and (if not)
     up to `DOMINATORS_SHOWN` keys of front runs that dominate it."""
@@ -59,7 +61,7 @@ class Ranked:
     dominated_by: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Ranking:
     """Ranked runs, best first, with the score used and the runs left out (and why)."""
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
+from carbonlens._frozen import frozen
 from carbonlens.accounting import RunReport
 from carbonlens.errors import CarbonLensError
 from carbonlens.evaluate.slo import SloMiss
@@ -25,7 +26,7 @@ class BenchmarkError(CarbonLensError):
         self.run_id = run_id
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BatchResult:
     """The figures of one batch size (seconds, joules, grams CO2e)."""
 
@@ -49,7 +50,7 @@ class BatchResult:
     flop_per_j: float | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BenchmarkResult:
     """A benchmark's figures, the stored run's id and report, and the SLOs missed."""
 

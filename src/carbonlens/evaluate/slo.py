@@ -8,9 +8,9 @@ at most `max_j_per_prediction` joules, p95 latency of one call at most
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from carbonlens._frozen import frozen
 from carbonlens.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ EXIT_SLO_MISSED = 1
 """Exit status of `carbonlens bench` when a target is missed."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SloMiss:
     """One batch size over one target: `figure` (`energy_per_prediction_j` or
     `latency_p95_s`) was `value`, more than `limit` (same unit)."""

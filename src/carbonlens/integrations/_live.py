@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from carbonlens._frozen import frozen
 from carbonlens.records import Channel, Sample
 from carbonlens.tracking.tracker import Tracker
 from carbonlens.units import emissions_g
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LiveRun:
     """The tracked run and how it is priced (the annual average chosen at start)."""
 
@@ -35,7 +35,7 @@ class LiveRun:
         return emissions_g(energy_j * self.pue_ratio, self.intensity_g_per_kwh)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LiveSnapshot:
     """The figures at one moment, per channel; `run` is None before `tracker.start()`.
 

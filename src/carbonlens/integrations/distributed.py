@@ -24,10 +24,11 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final, Self
 
+from carbonlens._frozen import frozen
 from carbonlens.accounting import RunReport, build_report
 from carbonlens.config import Settings, load_settings
 from carbonlens.errors import ConfigError
@@ -50,7 +51,7 @@ _RANK_VARIABLES: Final[Mapping[str, tuple[str, str, str, str | None]]] = {
 """Per launcher: its rank, world size, local rank and local world size variables."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RankInfo:
     """Who this process is in its job.
 
@@ -241,7 +242,7 @@ def _tag(info: RunInfo, key: str) -> str | None:
     return next((t.removeprefix(prefix) for t in info.tags if t.startswith(prefix)), None)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RankTotal:
     """One rank's part of a group (one run; a restarted rank has several).
 
@@ -255,7 +256,7 @@ class RankTotal:
     embodied_g: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class GroupReport:
     """A distributed job's total, from its ranks' runs, each device counted once.
 

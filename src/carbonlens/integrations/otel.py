@@ -41,9 +41,9 @@ reader's temporality.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any, Final
 
+from carbonlens._frozen import frozen
 from carbonlens._version import __version__
 from carbonlens.integrations._live import LiveRun, LiveSnapshot, LiveTotals
 from carbonlens.integrations._support import import_framework
@@ -108,7 +108,7 @@ _INSTRUMENTS: Final[tuple[tuple[str, str, str, str, Points], ...]] = (
 """Name, kind, unit, description and points of each instrument."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TrackerInstruments:
     """The instruments `register` created for one tracker.
 

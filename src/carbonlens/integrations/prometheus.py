@@ -37,9 +37,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, Final
 
+from carbonlens._frozen import frozen
 from carbonlens.integrations._live import LiveTotals
 from carbonlens.integrations._support import import_framework
 from carbonlens.records import Channel
@@ -131,7 +131,7 @@ class TrackerMetrics:
         yield info
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MetricsServer:
     """An HTTP server of one tracker's metrics, in a daemon thread.
 

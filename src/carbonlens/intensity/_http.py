@@ -19,11 +19,11 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Self
 
+from carbonlens._frozen import frozen
 from carbonlens._version import __version__
 from carbonlens.intensity.base import IntensityAuthError, IntensityUnavailable
 from carbonlens.intensity.cache import DiskCache
@@ -46,7 +46,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class HttpOptions:
     """How a live source talks to its provider, and the hooks tests inject.
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import cache
 
+from carbonlens._frozen import frozen
 from carbonlens.data import read_rows
 from carbonlens.intensity.table import LocationKind, ResolvedLocation, annual_intensity
 
@@ -58,7 +58,7 @@ _RTC_AVERAGE_BASIS = "consumption-based average (Electricity Maps); emission fac
 _RTC_MARGINAL_BASIS = "marginal operating emission rate (WattTime)"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Alternative:
     """One published annual intensity for a location or an area around it.
 

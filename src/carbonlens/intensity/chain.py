@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Generic, Self, TypeVar
 
+from carbonlens._frozen import frozen
 from carbonlens.errors import LocationError
 from carbonlens.intensity._parse import iso_z, utc
 from carbonlens.intensity.base import IntensitySource, IntensityUnavailable
@@ -55,7 +56,7 @@ _log = logging.getLogger(__name__)
 T = TypeVar("T", IntensityValue, IntensitySeries)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FallbackRecord:
     """A source that did not answer, and why (never contains a key or token)."""
 
@@ -63,7 +64,7 @@ class FallbackRecord:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Resolved(Generic[T]):
     """What a `FallbackChain` answered.
 

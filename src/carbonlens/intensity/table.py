@@ -23,10 +23,11 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from enum import StrEnum
 from functools import cache
 
+from carbonlens._frozen import frozen
 from carbonlens.data import read_rows
 from carbonlens.errors import LocationError
 from carbonlens.records import IntensityValue, PueValue
@@ -76,7 +77,7 @@ class LocationKind(StrEnum):
     CLOUD_REGION = "cloud-region"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ResolvedLocation:
     """A location found in the bundled tables.
 

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 
+from carbonlens._frozen import frozen
 from carbonlens.records import IntensitySeries, Sample
 from carbonlens.units import emissions_g
 
@@ -45,7 +45,7 @@ CONTRACTUAL_FORMULA = "market-based g = energy (kWh) × contractual intensity (g
 CFE_FORMULA = "market-based g = location-based g × (1 − carbon-free energy share)"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TimeResolvedEmissions:
     """Operational emissions priced period by period against an intensity series.
 
@@ -76,7 +76,7 @@ class TimeResolvedEmissions:
         return self.covered_energy_j / self.energy_j if self.energy_j > 0 else 0.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MarketBasedEmissions:
     """The market-based figure, reported beside the location-based one.
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING, Final
+
+from carbonlens._frozen import frozen
 
 if TYPE_CHECKING:
     from carbonlens.report.timeseries import Series
@@ -46,7 +47,7 @@ _BAND_FILLS: Final = ("#efe3fb", "#e0eefa")
 _LABEL_CHARS: Final = 28
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Band:
     """A shaded span of the x axis with a label, e.g. a window of the run."""
 

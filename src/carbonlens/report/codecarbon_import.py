@@ -28,11 +28,12 @@ import csv
 import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
+from carbonlens._frozen import frozen
 from carbonlens.accounting import pricing_settings
 from carbonlens.errors import ConfigError
 from carbonlens.records import (
@@ -69,7 +70,7 @@ _DESCRIPTIVE: Final = (
 _UNITS: Final = {"cpu_power": "_w", "gpu_power": "_w", "ram_power": "_w", "ram_total_size": "_gb"}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Skipped:
     """A line that was not imported, and why.
 
@@ -84,7 +85,7 @@ class Skipped:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CodeCarbonRow:
     """One readable line of a CodeCarbon file, its key figures converted.
 
@@ -112,7 +113,7 @@ class CodeCarbonRow:
     energy_j: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ImportResult:
     """What an import did.
 

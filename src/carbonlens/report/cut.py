@@ -23,10 +23,11 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from carbonlens._frozen import frozen
 from carbonlens.accounting import build_report, series_settings
 from carbonlens.records import Channel, IntensitySeries, IntensityValue, PueValue, Sample
 from carbonlens.report.text import energy_text, mass_text
@@ -45,7 +46,7 @@ _MAX_CHUNKS: Final = 500
 _COVERED_RATIO: Final = 0.999
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class GridOption:
     """A place the work could run: its annual grid intensity and, if known, its PUE.
 
@@ -62,7 +63,7 @@ class GridOption:
     pue: PueValue | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Alternative:
     """One way to cut a run's emissions, priced.
 
@@ -83,7 +84,7 @@ class Alternative:
     assumptions: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Cut:
     """The alternatives for one run, best first, and what could not be offered.
 

@@ -10,10 +10,10 @@ precision, and the notes column says where a factor still needs re-checking.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
 from typing import Final
 
+from carbonlens._frozen import frozen
 from carbonlens.data import read_rows
 from carbonlens.units import G_PER_KG
 
@@ -24,7 +24,7 @@ DEFAULT_IDS: Final = ("passenger_vehicle_km", "smartphone_charge", "flight_paris
 small runs (phone charges) and large ones (flights) get a readable number."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EquivalenceFactor:
     """One row of ``equivalences.csv``.
 
@@ -49,7 +49,7 @@ class EquivalenceFactor:
     notes: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Equivalence:
     """An emission expressed in one everyday unit.
 

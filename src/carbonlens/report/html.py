@@ -17,11 +17,11 @@ the store is escaped with `html.escape`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import TYPE_CHECKING, Final
 
+from carbonlens._frozen import frozen
 from carbonlens._version import __version__
 from carbonlens.records import RunStatus, Sample
 from carbonlens.report.charts import Band, bar_chart, line_chart, scatter_chart
@@ -59,7 +59,7 @@ td.n{text-align:right;white-space:nowrap}th{background:#f4f4f4}
 """
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class HtmlRun:
     """What the HTML report needs of one run.
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from carbonlens._frozen import frozen
 from carbonlens.accounting import METHOD_RANGE
 from carbonlens.units import G_PER_KG, S_PER_YEAR
 
@@ -28,7 +28,7 @@ _UNIT_SUFFIXES: Final = ("_w", "_bytes", "_s", "_g")
 _MODEL_KEYS: Final = ("gpu_model", "cpu_model_name", "cpu_model")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Constant:
     """One fact a report's figures rest on.
 

@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from carbonlens._frozen import frozen
 from carbonlens._version import __version__
 from carbonlens.records import RunStatus
 from carbonlens.report.methods import hardware_used
@@ -48,7 +48,7 @@ _SIGNIFICANT_DIGITS: Final = 6
 _ESCAPES: Final = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CardEmissions:
     """The fields of the `co2_eq_emissions` block.
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from carbonlens._frozen import frozen
 from carbonlens._version import __version__
 from carbonlens.accounting import METHOD_RANGE
 from carbonlens.records import Method, RunStatus
@@ -82,7 +82,7 @@ def number_text(value: float) -> str:
     return f"{value:.{decimals}f}"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Style:
     escape: Callable[[str], str]
     co2: str

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from carbonlens._frozen import frozen
 from carbonlens.units import kwh_from_j
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ FORMULA: Final = "SCI = (E × I + M) / R"
 STANDARD: Final = "Green Software Foundation SCI v1.1 (ISO/IEC 21031:2024)"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Sci:
     """The SCI score of some runs and the terms it is made of.
 

@@ -11,9 +11,9 @@ in Markdown, HTML and JSON.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from carbonlens._frozen import frozen
 from carbonlens.errors import ConfigError, EstimateError
 from carbonlens.records import Component
 from carbonlens.report.methods import sensor_entries
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["ServingOptions", "ServingSection", "Training", "load_sections"]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServingOptions:
     """What the user gave for the serving section (`carbonlens report` options).
 
@@ -59,7 +59,7 @@ class ServingOptions:
     batch_size: int = 1
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServingSection:
     """One serving run's section: its cost, the models served and remarks."""
 
@@ -70,7 +70,7 @@ class ServingSection:
     notes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Training:
     """The training footprint (gCO2e), the method behind it and its source."""
 

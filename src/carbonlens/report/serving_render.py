@@ -7,10 +7,10 @@ Text from the store (run and model names) is escaped for the target format.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from carbonlens._frozen import frozen
 from carbonlens.report.paper import md_escape, number_text
 from carbonlens.report.text import duration_text
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["Figure", "figures", "serving_html", "serving_markdown", "serving_to_dict"]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Figure:
     """One row of the section: `key` (JSON, unit in the name), value in `unit`,
     the method that produced it and its source."""

@@ -16,10 +16,10 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
+from carbonlens._frozen import frozen
 from carbonlens.accounting import build_report
 from carbonlens.records import Channel, Sample, Window
 from carbonlens.units import G_PER_KG, kwh_from_j
@@ -42,7 +42,7 @@ MAX_POINTS: Final = 300
 _CUMULATIVE_STEPS: Final = 50
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Series:
     """One labelled series of (x, y) points, in x order.
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from carbonlens._frozen import frozen
 from carbonlens.records import IntensitySeries
 from carbonlens.schedule.models import Grid, Job, ScheduleError
 from carbonlens.schedule.planner import FLEXIBLE_START, PAUSE_RESUME, best_window, pause_resume
@@ -29,7 +29,7 @@ from carbonlens.schedule.series_io import contiguous_grids
 __all__ = ["Evaluation", "StrategySummary", "evaluate"]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StrategySummary:
     """How one strategy did over the replayed days.
 
@@ -58,7 +58,7 @@ class StrategySummary:
         return 100.0 * self.saving_g_per_kwh / self.run_now_mean_g_per_kwh
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Evaluation:
     """The replay of a series: days planned, days skipped, and each strategy's result.
 

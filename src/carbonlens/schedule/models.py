@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from carbonlens._frozen import frozen
 from carbonlens.errors import CarbonLensError
 from carbonlens.records import Sample
 from carbonlens.units import J_PER_KWH
@@ -53,7 +54,7 @@ def iso_z(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Grid:
     """Grid intensity on equal slots: slot i covers [start + i·slot_s, start + (i+1)·slot_s).
 
@@ -97,7 +98,7 @@ class Grid:
         return self.start + timedelta(seconds=offset * self.slot_s)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Job:
     """A job to place in time: its duration and how its energy spreads over it.
 
@@ -209,7 +210,7 @@ def profile_from_samples(samples: Sequence[Sample], slot_s: float) -> Job:
     return Job.from_energies(bins, slot_s, duration_s=end_s)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Chunk:
     """One stretch of running in a plan.
 
@@ -228,7 +229,7 @@ class Chunk:
     intensity_g_per_kwh: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PlanResult:
     """A plan, what it is expected to emit, and what running now would emit.
 

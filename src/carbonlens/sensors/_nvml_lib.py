@@ -7,9 +7,9 @@ protocol as `NvmlError(code)` with NVML's return code.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+from carbonlens._frozen import frozen
 from carbonlens.errors import SensorUnavailable
 
 NVML_ERROR_NOT_SUPPORTED: Final = 3
@@ -37,7 +37,7 @@ class NvmlError(Exception):
         self.code = code
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ProcessSample:
     """One NVML per-process sample: host pid, CPU timestamp in µs, SM utilisation in %."""
 

@@ -9,9 +9,9 @@ installed memory.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from typing import Final
 
+from carbonlens._frozen import frozen
 from carbonlens.sensors.base import Host
 
 _MACOS_BRAND: Final = ("sysctl", "-n", "machdep.cpu.brand_string")
@@ -37,7 +37,7 @@ def cpu_times_us() -> tuple[int, int]:
     return round(busy_s * 1e6), round(total_s * 1e6)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CpuCounts:
     """The CPUs as psutil and the operating system describe them."""
 

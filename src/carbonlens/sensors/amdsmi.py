@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Protocol, Self
 
+from carbonlens._frozen import frozen
 from carbonlens.errors import ConfigError, SensorReadError, SensorUnavailable
 from carbonlens.records import Channel, Component, Method, Reading
 from carbonlens.sensors._precheck import AMDSMI_INSTALL_HINT as INSTALL_HINT
@@ -53,7 +54,7 @@ class AmdSmiError(Exception):
         self.code = code
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EnergyCount:
     """Raw energy accumulator: `counter` × `resolution_uj` is µJ since the last GPU reset."""
 

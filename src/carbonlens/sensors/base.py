@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self
 
+from carbonlens._frozen import frozen
 from carbonlens.records import Channel, Component, Method, Reading
 
 
@@ -19,7 +20,7 @@ def _environ() -> dict[str, str]:
     return dict(os.environ)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Host:
     """Where a sensor looks. Tests point these at `tmp_path`."""
 
@@ -28,7 +29,7 @@ class Host:
     env: Mapping[str, str] = field(default_factory=_environ)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Probe:
     """Whether a back-end can be used on this machine, and if not why and how to fix it."""
 

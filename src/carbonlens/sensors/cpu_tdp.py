@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from numbers import Real
 from typing import Any, ClassVar, Final, Self
 
+from carbonlens._frozen import frozen
 from carbonlens.errors import ConfigError, SensorReadError, SensorUnavailable
 from carbonlens.estimate.cpu_specs import CpuMatch, default_tdp_per_core_w, match_cpu
 from carbonlens.records import Channel, Component, Method, Reading
@@ -61,7 +62,7 @@ def _number(value: object, setting: str, *, low: float, high: float = math.inf) 
     return float(value)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CpuTdpOptions:
     """Options of `CpuTdpSensor`, given as keywords to ``CpuTdpSensor.open``.
 
@@ -97,7 +98,7 @@ class CpuTdpOptions:
         return cls(**options)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CpuTopology:
     """What ``/proc/cpuinfo`` and ``/proc/stat`` say about the CPUs.
 
@@ -182,7 +183,7 @@ def _allowed_cpus(host: Host) -> int | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CpuShare:
     """How much of the CPU packages this process may use.
 

@@ -25,9 +25,10 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, ClassVar, Final, Self
 
+from carbonlens._frozen import frozen
 from carbonlens.errors import ConfigError, SensorReadError, SensorUnavailable
 from carbonlens.records import Channel, Component, Method, Reading
 from carbonlens.sensors._precheck import not_macos
@@ -52,7 +53,7 @@ _HEADER: Final = re.compile(r"^(Machine model|OS version): *(\S+)", re.MULTILINE
 _SAMPLE_START: Final = "*** Sampled system activity"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PowerSample:
     """One powermetrics sample.
 
@@ -101,7 +102,7 @@ def run_command(argv: Sequence[str], timeout_s: float) -> str:
     return done.stdout
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MacPlatform:
     """What `probe` checks: OS, CPU architecture, where powermetrics is, and root."""
 

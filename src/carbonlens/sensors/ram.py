@@ -11,10 +11,10 @@ refresh whether or not it is used, so the model charges all of it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from numbers import Real
 from typing import Any, ClassVar, Final, Self
 
+from carbonlens._frozen import frozen
 from carbonlens.errors import ConfigError, SensorUnavailable
 from carbonlens.records import Channel, Component, Method, Reading
 from carbonlens.sensors import _portable
@@ -41,7 +41,7 @@ def _positive(value: object, setting: str) -> float:
     return float(value)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RamModelOptions:
     """Options of `RamModelSensor`, given as keywords to ``RamModelSensor.open``.
 

@@ -29,6 +29,7 @@ from numbers import Real
 from pathlib import Path
 from typing import Any, ClassVar, Final, Self
 
+from carbonlens._frozen import frozen
 from carbonlens.errors import (
     ConfigError,
     SensorPermissionError,
@@ -62,7 +63,7 @@ def _read_uj(path: Path) -> int:
     return int(path.read_text().strip())
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RaplOptions:
     """Options of `RaplSensor`, given as keywords to ``RaplSensor.open``.
 
@@ -116,7 +117,7 @@ class RaplOptions:
         return cls(**options)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Zone:
     entry: str  # "intel-rapl:0:0"
     control_type: str

@@ -38,10 +38,10 @@ import math
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from operator import attrgetter
 from typing import Generic, TypeVar
 
+from carbonlens._frozen import frozen
 from carbonlens.records import Sample
 
 __all__ = ["Attributed", "Segment", "Settler", "share_interval"]
@@ -49,7 +49,7 @@ __all__ = ["Attributed", "Segment", "Settler", "share_interval"]
 Bounds = list[tuple[float, float]]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Segment:
     """The span of one request on the run's monotonic time base.
 
@@ -190,7 +190,7 @@ A = TypeVar("A", bound=Attributed)
 _END = attrgetter("end_t_s")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Tick:
     end_t_s: float
     samples: Sequence[Sample]

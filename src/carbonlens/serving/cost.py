@@ -25,9 +25,9 @@ Pure functions; the report renders them (`report.serving`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from carbonlens._frozen import frozen
 from carbonlens.errors import ConfigError
 from carbonlens.serving.summary import ServingSummary
 from carbonlens.units import emissions_g
@@ -56,7 +56,7 @@ _ESTIMATED: Final = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServingTotals:
     """What a serving run served, added up over its stored windows.
 
@@ -114,7 +114,7 @@ def serving_totals(summaries: Sequence[ServingSummary]) -> ServingTotals:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServingCost:
     """The serving section of a report: each figure with its unit in its name.
 

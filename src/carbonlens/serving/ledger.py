@@ -17,9 +17,9 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any, Final, ParamSpec, Protocol, Self, TypeVar, cast
 
+from carbonlens._frozen import frozen
 from carbonlens.errors import ConfigError
 from carbonlens.records import IntensityValue, PueValue, RunInfo, Sample
 from carbonlens.serving.attribution import Settler
@@ -64,7 +64,7 @@ class ServedRun(SampleSource, Protocol):
     def info(self) -> RunInfo | None: ...
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Settlement:
     """What one settlement of intervals produced, from `start_t_s` to `end_t_s`.
 

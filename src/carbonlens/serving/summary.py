@@ -11,6 +11,8 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
+from carbonlens._frozen import frozen
+
 __all__ = [
     "Aggregator",
     "OccupancyStats",
@@ -21,7 +23,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RequestRecord:
     """One finished request with the energy attributed to it.
 
@@ -64,7 +66,7 @@ def _per(numerator: float | None, denominator: float) -> float | None:
     return numerator / denominator if numerator is not None and denominator > 0 else None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RouteStats:
     """Aggregates of one (route, model): joules, grams, tokens and latency.
 
@@ -117,7 +119,7 @@ class RouteStats:
         return _per(None if self.emissions_g is None else self.emissions_g * 1000, self.requests)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class OccupancyStats:
     """Requests whose mean occupancy rounds into `label` (e.g. ``"3-4"`` in flight)."""
 
@@ -131,7 +133,7 @@ class OccupancyStats:
         return _per(self.energy_j, self.requests)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServingSummary:
     """Requests served between `start_t_s` and `end_t_s` (seconds since the run started).
 

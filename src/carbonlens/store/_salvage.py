@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from carbonlens._frozen import frozen
 from carbonlens.errors import StoreError
 from carbonlens.store._private import create_private_file
 from carbonlens.store._sqlite_schema import connect
@@ -25,7 +25,7 @@ TABLES = ("runs", "samples", "windows", "metrics", "budgets")
 _BATCH_ROWS = 1_000
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Salvage:
     """A salvaged database: rows copied and rows unreadable, per table.
 

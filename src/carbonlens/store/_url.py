@@ -10,10 +10,11 @@ sent to a server. Pure string handling: nothing here imports a database driver.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from carbonlens._frozen import frozen
 from carbonlens.errors import StoreError
 
 MASK = "***"
@@ -25,7 +26,7 @@ DATABASE_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 DEFAULT_PORT = 5432
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DatabaseUrl:
     """A PostgreSQL store URL, split; `masked` is the only form fit to show.
 

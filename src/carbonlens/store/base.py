@@ -4,15 +4,15 @@ goes; and the budgets of projects."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from carbonlens._frozen import frozen
 from carbonlens.records import RunInfo, RunStatus, Sample, Window
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MetricPoint:
     """One value of a named metric of a run (`accuracy`, `loss`, ...), at a step.
 
@@ -46,7 +46,7 @@ class BudgetPeriod(StrEnum):
     """Every run of the project."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Budget:
     """A project's limit of one kind: `amount` is in the unit `kind` names (kg CO2e or
     kWh, as the user gave it), over `period`. A project has at most one per kind."""

@@ -33,11 +33,12 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+from carbonlens._frozen import frozen
 from carbonlens.errors import StoreError
 from carbonlens.records import RunStatus
 from carbonlens.store._fields import from_utc_text, utc_now
@@ -58,7 +59,7 @@ FALLBACK_GLOB = "fallback-*.jsonl"
 _SHOWN_PROBLEMS = 5
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Finding:
     """The result of one check, and of its repair if one was attempted.
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from enum import StrEnum
 from typing import Any
 
+from carbonlens._frozen import frozen
 from carbonlens.errors import StoreError
 from carbonlens.records import RunInfo, RunStatus, Sample, Window
 from carbonlens.store.base import MetricPoint, Store
@@ -37,7 +38,7 @@ class CopyAction(StrEnum):
     """The target already had everything the source has of the run."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RunCopy:
     """One run's copy: what was (or would be) added to the target.
 
@@ -64,7 +65,7 @@ class RunCopy:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CopyResult:
     """What `copy_runs` did: one entry per run of the source that was considered."""
 
@@ -96,7 +97,7 @@ class CopyResult:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Plan:
     """What the target lacks of one run."""
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Self
 
+from carbonlens._frozen import frozen
 from carbonlens.errors import SensorReadError
 from carbonlens.records import Channel, Component, Method, Reading
 from carbonlens.sensors.base import Host, Probe
@@ -41,7 +41,7 @@ class FakeClock:
         return self._wall + timedelta(seconds=self.t_s - self._start_s)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Hang:
     """A `FakeSensor` script entry: the read blocks until `release` is set, then
     gives `value`. Tests set `release` before they end, so no thread stays parked."""

@@ -26,12 +26,14 @@ import itertools
 import json
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
+
+from carbonlens._frozen import frozen
 
 __all__ = [
     "EM_HISTORY_END",
@@ -48,7 +50,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Reply:
     """One scripted answer.
 
@@ -67,7 +69,7 @@ class Reply:
     delay_s: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LoggedRequest:
     """A request the server received; header names are lower-case."""
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
+from carbonlens._frozen import frozen
 from carbonlens.sensors.base import Host
 from carbonlens.sensors.cpu_tdp import read_cpu_times
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Shares:
     """Shares of the machine used by the tracked tree since the previous call."""
 
@@ -28,7 +28,7 @@ class Shares:
     pids: frozenset[int]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ProcessTimes:
     """One process's own CPU time, its reaped children's CPU time, and its RSS."""
 

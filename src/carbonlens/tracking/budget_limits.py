@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from carbonlens._frozen import frozen
 from carbonlens.accounting import build_report
 from carbonlens.config import Settings
 from carbonlens.errors import ConfigError
@@ -40,7 +40,7 @@ UNIT_NAMES: Final = {BudgetKind.EMISSIONS: "kgCO2e", BudgetKind.ENERGY: "kWh"}
 """How each kind's unit is written for people."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Limit:
     """One budget a run must keep: its own, or its project's for a period.
 
@@ -64,7 +64,7 @@ class Limit:
         return f"{amount_si / self.unit_si:.3g} {UNIT_NAMES[self.kind]}"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Spend:
     """What a project's runs of a period spent: facility energy (J), total emissions
     (g), how many runs, and how many could not be priced (left out)."""
@@ -207,7 +207,7 @@ def project_limits(
     return limits
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BudgetStatus:
     """A project budget and what its current period has spent (`budget show`)."""
 

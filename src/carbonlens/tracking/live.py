@@ -10,17 +10,18 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 
+from carbonlens._frozen import frozen
 from carbonlens.accounting import series_settings
 from carbonlens.intensity._http import HttpOptions
 from carbonlens.intensity.base import IntensityUnavailable
 from carbonlens.intensity.table import LocationKind, ResolvedLocation, watttime_region
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LiveSeries:
     """What the provider gave for a run: settings to store and notes to show."""
 

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from dataclasses import dataclass
 from typing import Final
+
+from carbonlens._frozen import frozen
 
 MAX_BATCHES: Final = 10
 """Most batches of the batch-means interval."""
@@ -38,7 +39,7 @@ _T_975: Final = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262)
 """Student t quantile 0.975 for 1..9 degrees of freedom."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Prediction:
     """A prediction of a run's total IT energy (joules) and duration (seconds),
     made at step `at_step` of `total_steps`, `at_t_s` seconds into the run."""

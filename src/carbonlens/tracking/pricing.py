@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from carbonlens._frozen import frozen
 from carbonlens.config import Settings
 from carbonlens.estimate import embodied
 from carbonlens.intensity import table
@@ -18,7 +18,7 @@ DEFAULT_PUE = PueValue(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Pricing:
     """What turns a run's energy into emissions, and the notes that explain it."""
 
