@@ -4,7 +4,9 @@ Measures, each in fresh interpreters and reporting medians:
   1. import time added to a bare interpreter;
   2. an empty tracker start+stop (wall and CPU);
   3. whole-process overhead on a fixed CPU-bound job (~8 s) at 1 s sampling:
-     added CPU seconds and added peak RSS versus the job alone;
+     added CPU seconds and added peak RSS versus the job alone; and the tool's own
+     CPU, measured directly: the process's CPU (with child processes) less the
+     main thread's CPU inside the job, versus the same for the job alone;
   4. steady-state sampler cost while the main thread sleeps, at 1 s and 0.1 s,
      as a percentage of one core.
 
@@ -28,14 +30,21 @@ import tempfile
 
 PRELUDE = """
 import json, resource, sys, time, os
+JOB_THREAD_CPU_S = 0.0
 def job(iterations):
+    global JOB_THREAD_CPU_S
+    c = time.thread_time()
     x = 0
     for i in range(iterations):
         x = (x * 31 + i) % 1000003
+    JOB_THREAD_CPU_S = time.thread_time() - c
     return x
 def usage():
     r = resource.getrusage(resource.RUSAGE_SELF)
-    return {"cpu_s": r.ru_utime + r.ru_stime, "maxrss_mib": r.ru_maxrss / 1024}
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = r.ru_utime + r.ru_stime + kids.ru_utime + kids.ru_stime
+    return {"cpu_s": cpu_s, "other_cpu_s": cpu_s - JOB_THREAD_CPU_S,
+            "maxrss_mib": r.ru_maxrss / 1024}
 """
 
 TRACKERS = {
@@ -159,11 +168,15 @@ def main() -> None:
             results[tool]["start_stop_cpu_ms"] = ss["cpu_s"] * 1000
         base = [whole_process("none", tmp, iterations, 1.0) for _ in range(args.repeats)]
         base_cpu = statistics.median(b["cpu_s"] for b in base)
+        base_other = statistics.median(b["other_cpu_s"] for b in base)
         base_rss = statistics.median(b["maxrss_mib"] for b in base)
         for tool in tools:
             runs = [whole_process(tool, tmp, iterations, 1.0) for _ in range(args.repeats)]
             results[tool]["job_added_cpu_s"] = (
                 statistics.median(r["cpu_s"] for r in runs) - base_cpu
+            )
+            results[tool]["job_tool_cpu_s"] = (
+                statistics.median(r["other_cpu_s"] for r in runs) - base_other
             )
             results[tool]["job_added_rss_mib"] = (
                 statistics.median(r["maxrss_mib"] for r in runs) - base_rss

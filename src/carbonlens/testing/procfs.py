@@ -166,7 +166,7 @@ class ProcTree:
         state: str = "S",
         comm: str = "python (worker)",
     ) -> Path:
-        """Write ``<pid>/stat`` and ``<pid>/statm`` (CPU times in jiffies, RSS in pages).
+        """Write ``<pid>/stat`` (CPU times in jiffies, RSS in pages in field 24).
 
         The command name may hold spaces and parentheses, as real ones do.
 
@@ -176,13 +176,11 @@ class ProcTree:
         (self.procfs / str(pid)).mkdir(exist_ok=True)
         rest = [state, ppid, ppid, ppid, 0, -1, 0, 0, 0, 0, 0, utime, stime, cutime, cstime]
         rest += [20, 0, 1, 0, 100, 0, rss_pages]
-        self._write(f"{pid}/statm", f"{rss_pages * 2} {rss_pages} 0 0 0 0 0\n")
         return self._write(f"{pid}/stat", f"{pid} ({comm}) " + " ".join(map(str, rest)) + "\n")
 
     def remove_process(self, pid: int) -> None:
         """Make `pid` disappear, as when it exits and is reaped."""
-        for name in ("stat", "statm"):
-            (self.procfs / str(pid) / name).unlink()
+        (self.procfs / str(pid) / "stat").unlink()
         (self.procfs / str(pid)).rmdir()
 
     def _write(self, name: str, text: str) -> Path:
