@@ -253,9 +253,12 @@ def serving_cost(
         training_g: The training footprint in gCO2e, for the break-even day.
         estimate: An inference estimate for the same model and devices
             (`estimate_for`), over one day at `requests_per_day`.
-        measured_method, measured_source, pricing_source, estimate_source,
-            training_method, training_source: How each figure was obtained and
-            where it comes from, for the report.
+        measured_method: How the run's energy was obtained, for the report.
+        measured_source: Where the run's energy comes from.
+        pricing_source: Where the intensity and PUE come from.
+        estimate_source: Where the estimate comes from.
+        training_method: How the training footprint was obtained.
+        training_source: Where the training footprint comes from.
 
     Raises:
         ConfigError: a negative rate, footprint or embodied figure, or an
