@@ -15,6 +15,7 @@ Point a sensor at them with ``Host(procfs=proc.procfs, sysfs=cgroups.sysfs, env=
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
@@ -42,6 +43,21 @@ class ProcTree:
         self.procfs = procfs
         (procfs / "self").mkdir(parents=True, exist_ok=True)
         self._logical_cpus = 1
+        self._parents: dict[int, int] = {}
+        self._children_lists = False
+
+    def children_lists(self) -> None:
+        """From now on also write each process's ``task/<pid>/children`` list, as a
+        kernel with CONFIG_PROC_CHILDREN shows it (all under the main thread)."""
+        self._children_lists = True
+        self._write_children_lists()
+
+    def _write_children_lists(self) -> None:
+        if not self._children_lists:
+            return
+        for pid in self._parents:
+            kids = sorted(kid for kid, parent in self._parents.items() if parent == pid)
+            self._write(f"{pid}/task/{pid}/children", "".join(f"{kid} " for kid in kids))
 
     def cpuinfo(
         self,
@@ -173,15 +189,18 @@ class ProcTree:
         Returns:
             The written ``stat`` file.
         """
-        (self.procfs / str(pid)).mkdir(exist_ok=True)
+        (self.procfs / str(pid) / "task" / str(pid)).mkdir(parents=True, exist_ok=True)
+        self._parents[pid] = ppid
+        self._write_children_lists()
         rest = [state, ppid, ppid, ppid, 0, -1, 0, 0, 0, 0, 0, utime, stime, cutime, cstime]
         rest += [20, 0, 1, 0, 100, 0, rss_pages]
         return self._write(f"{pid}/stat", f"{pid} ({comm}) " + " ".join(map(str, rest)) + "\n")
 
     def remove_process(self, pid: int) -> None:
         """Make `pid` disappear, as when it exits and is reaped."""
-        (self.procfs / str(pid) / "stat").unlink()
-        (self.procfs / str(pid)).rmdir()
+        shutil.rmtree(self.procfs / str(pid))
+        del self._parents[pid]
+        self._write_children_lists()
 
     def _write(self, name: str, text: str) -> Path:
         path = self.procfs / name

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from carbonlens._frozen import frozen
@@ -69,18 +69,47 @@ class ProcfsReader:
         return data[data.rfind(b")") + 2 :].decode("ascii", "replace").split()
 
     def descendants(self, pid: int) -> list[int]:
-        """Every descendant of `pid`, from the parent ids of all processes."""
+        """Every descendant of `pid`.
+
+        Where the kernel lists each thread's children
+        (``/proc/<pid>/task/<tid>/children``, CONFIG_PROC_CHILDREN, on in the
+        mainstream distributions' kernels) only the tree itself is read; elsewhere
+        the parent id of every process on the machine is, which on a busy node
+        means thousands of files.
+        """
+        if os.path.exists(f"{self._proc_dir}/{pid}/task/{pid}/children"):
+            return self._walk(pid, self._listed_children)
         children: dict[int, list[int]] = {}
         for entry in os.listdir(self._proc_dir):
             if entry.isdigit() and (fields := self._stat_fields(entry)) is not None:
                 children.setdefault(int(fields[1]), []).append(int(entry))
+        return self._walk(pid, lambda parent: children.get(parent, []))
+
+    @staticmethod
+    def _walk(pid: int, children_of: Callable[[int], list[int]]) -> list[int]:
         found: list[int] = []
         todo = [pid]
         while todo:
-            kids = children.get(todo.pop(), [])
+            kids = children_of(todo.pop())
             found += kids
             todo += kids
         return found
+
+    def _listed_children(self, pid: int) -> list[int]:
+        """Children of `pid` from its threads' ``children`` lists ([] once it is gone)."""
+        task_dir = f"{self._proc_dir}/{pid}/task"
+        try:
+            threads = os.listdir(task_dir)
+        except OSError:
+            return []
+        kids: list[int] = []
+        for tid in threads:
+            try:
+                with open(f"{task_dir}/{tid}/children", "rb") as listed:
+                    kids += [int(kid) for kid in listed.read().split()]
+            except (OSError, ValueError):
+                continue  # the thread ended meanwhile
+        return kids
 
     def times(self, pid: int) -> ProcessTimes | None:
         """CPU times and RSS of `pid`, or None when it is gone.
