@@ -8,7 +8,10 @@ Measures, each in fresh interpreters and reporting medians:
      CPU, measured directly: the process's CPU (with child processes) less the
      main thread's CPU inside the job, versus the same for the job alone;
   4. steady-state sampler cost while the main thread sleeps, at 1 s and 0.1 s,
-     as a percentage of one core.
+     as a percentage of one core, beside the platform's floor for it: a process
+     whose only thread besides the main one wakes at the same interval and does
+     nothing. The runs are interleaved (floor, carbonlens, CodeCarbon, repeated),
+     so a change in the host's load hits every tool alike.
 
 Every child runs in an empty temporary directory (no project config files).
 CodeCarbon runs when it is installed in the same environment (`pip install codecarbon`),
@@ -49,6 +52,12 @@ def usage():
 
 TRACKERS = {
     "none": ("", "", ""),
+    "floor": (
+        "import threading",
+        "e = threading.Event(); th = threading.Thread("
+        "target=lambda: [None for _ in iter(lambda: e.wait({interval}), True)]); th.start()",
+        "e.set(); th.join()",
+    ),
     "carbonlens": (
         "import carbonlens",
         "t = carbonlens.Tracker(project='bench', country='FR', interval_s={interval},"
@@ -181,10 +190,16 @@ def main() -> None:
             results[tool]["job_added_rss_mib"] = (
                 statistics.median(r["maxrss_mib"] for r in runs) - base_rss
             )
-            for interval in (1.0, 0.1):
-                results[tool][f"sampler_pct_core_at_{interval}s"] = sampler_cost(
-                    tool, tmp, interval, args.idle_seconds
-                )
+        floor: dict[str, float] = {}
+        for interval in (1.0, 0.1):
+            row = f"sampler_pct_core_at_{interval}s"
+            pct: dict[str, list[float]] = {t: [] for t in ["floor", *tools]}
+            for _ in range(args.repeats):
+                for tool in pct:
+                    pct[tool].append(sampler_cost(tool, tmp, interval, args.idle_seconds))
+            floor[row] = statistics.median(pct["floor"])
+            for tool in tools:
+                results[tool][row] = statistics.median(pct[tool])
     print(f"job: {iterations} iterations, {base_cpu:.2f} CPU-s alone, {base_rss:.1f} MiB peak RSS")
     rows = list(results[tools[0]])
     print(
@@ -198,7 +213,11 @@ def main() -> None:
         if len(tools) > 1 and values[0] > 0:
             line += f"  {values[1] / values[0]:7.1f}x"
         print(line)
-    print(json.dumps({"iterations": iterations, "results": results}))
+    print(
+        "platform floor (one empty thread waking at the interval): "
+        + ", ".join(f"{row} {value:.3f}" for row, value in floor.items())
+    )
+    print(json.dumps({"iterations": iterations, "results": results, "floor": floor}))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ busy) and
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from numbers import Real
@@ -308,13 +309,26 @@ def read_cpu_times(host: Host) -> tuple[int, int]:
     """
     if _portable.uses_psutil(host):
         return _portable.cpu_times_us()
-    with (host.procfs / "stat").open() as stat:
-        fields = stat.readline().split()
-    if len(fields) < 5 or fields[0] != "cpu":
-        raise ValueError(f"unexpected first line of /proc/stat: {' '.join(fields)!r}")
+    fields = _first_line(f"{host.procfs}/stat").split()
+    if len(fields) < 5 or fields[0] != b"cpu":
+        shown = b" ".join(fields).decode("ascii", "replace")
+        raise ValueError(f"unexpected first line of /proc/stat: {shown!r}")
     times = [int(value) for value in fields[1:9]]
     total = sum(times)
     return total - times[3] - times[4], total
+
+
+def _first_line(path: str) -> bytes:
+    """The first line of a file, read with plain system calls: the sampler reads
+    ``/proc/stat`` every tick, and a buffered text file costs several times more."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        head = os.read(fd, 512)
+        while b"\n" not in head and (more := os.read(fd, 512)):
+            head += more
+    finally:
+        os.close(fd)
+    return head.partition(b"\n")[0]
 
 
 class CpuTdpSensor:

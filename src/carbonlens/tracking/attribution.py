@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from carbonlens._frozen import frozen
@@ -60,13 +60,23 @@ class ProcfsReader:
         self._tick_s = 1.0 / os.sysconf("SC_CLK_TCK")
         self._page_bytes = float(os.sysconf("SC_PAGE_SIZE"))
 
-    def _stat_fields(self, pid: int | str) -> list[str] | None:
+    def _stat_fields(self, pid: int | str) -> list[bytes] | None:
+        """The fields after the command name of `/proc/<pid>/stat` (None: gone).
+
+        Read with plain system calls (one read: the file is under 1 KiB), as this
+        runs for every process of the tree on every tick.
+        """
         try:
-            with open(f"{self._proc_dir}/{pid}/stat", "rb") as stat:
-                data = stat.read()
+            fd = os.open(f"{self._proc_dir}/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             return None
-        return data[data.rfind(b")") + 2 :].decode("ascii", "replace").split()
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        return data[data.rfind(b")") + 2 :].split()
 
     def descendants(self, pid: int) -> list[int]:
         """Every descendant of `pid`.
@@ -118,7 +128,7 @@ class ProcfsReader:
         and the resident set in pages (field 24, the figure ``statm`` also shows).
         """
         fields = self._stat_fields(pid)
-        if fields is None or fields[0] == "Z":
+        if fields is None or fields[0] == b"Z":
             return None
         utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
         rss_pages = int(fields[21]) if len(fields) > 21 else 0
@@ -221,19 +231,20 @@ class Attribution:
         if now - self._scanned_at >= self._rescan_s:
             self._scanned_at = now
             self._tree = [self._root, *self._reader.descendants(self._root)]
-        seen: dict[int, ProcessTimes] = {}
+        own_s: dict[int, float] = {}
+        reaped_s: dict[int, float] = {}
+        own_gained_s = reaped_gained_s = rss_bytes = 0.0
         for pid in self._tree:
-            if (times := self._reader.times(pid)) is not None:
-                seen[pid] = times
-        own_gained_s = sum(max(0.0, t.own_s - self._own_s.get(p, 0.0)) for p, t in seen.items())
-        reaped_gained_s = sum(
-            max(0.0, t.reaped_s - self._reaped_s.get(p, 0.0)) for p, t in seen.items()
-        )
-        vanished_s = sum(s for pid, s in self._own_s.items() if pid not in seen)
-        self._own_s = {p: t.own_s for p, t in seen.items()}
-        self._reaped_s = {p: t.reaped_s for p, t in seen.items()}
+            if (times := self._reader.times(pid)) is None:
+                continue
+            own_gained_s += max(0.0, times.own_s - self._own_s.get(pid, 0.0))
+            reaped_gained_s += max(0.0, times.reaped_s - self._reaped_s.get(pid, 0.0))
+            rss_bytes += times.rss_bytes
+            own_s[pid], reaped_s[pid] = times.own_s, times.reaped_s
+        vanished_s = sum(s for pid, s in self._own_s.items() if pid not in own_s)
+        self._own_s, self._reaped_s = own_s, reaped_s
         gained_s = own_gained_s + max(0.0, reaped_gained_s - vanished_s)
-        return gained_s, _sum(t.rss_bytes for t in seen.values()), frozenset(seen)
+        return gained_s, rss_bytes, frozenset(own_s)
 
     def sample(self) -> Shares:
         """Shares since the previous call (None where the machine did no work)."""
@@ -244,7 +255,3 @@ class Attribution:
         cpu_ratio = min(1.0, tree_s / machine_s) if machine_s > 0 else None
         ram_ratio = min(1.0, rss_bytes / self._total_memory_bytes)
         return Shares(cpu_ratio=cpu_ratio, ram_ratio=ram_ratio, pids=pids)
-
-
-def _sum(values: Iterable[float]) -> float:
-    return float(sum(values))
