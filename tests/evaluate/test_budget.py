@@ -206,7 +206,7 @@ def test_terminate_without_a_child_warns_only(tmp_path: Path) -> None:
     assert tracker.report is not None and tracker.stop_reason is None
     assert any("nothing to terminate" in note for note in tracker.report.notes)
     called: list[BudgetExceeded] = []
-    tracker._monitor.on_exceeded(called.append)  # type: ignore[union-attr]
+    tracker.on_budget_exceeded(called.append)
     # registered after the fact: called at once, in its own thread
     for thread in threading.enumerate():
         if thread.name == "carbonlens-budget":
@@ -234,8 +234,8 @@ def _synthetic_run(tmp_path: Path, total: int, until: int, **kw: Any) -> Tracker
 def test_prediction_from_the_first_30_percent_is_within_2_percent(tmp_path: Path) -> None:
     tracker = _synthetic_run(tmp_path, total=200, until=60)
     truth_j = sum(_step_energy_j(s) for s in range(1, 201))
-    [first, *_] = tracker._monitor.record()["prediction"]["predictions"]  # type: ignore[union-attr]
-    latest = tracker._monitor.predictor.predict()  # type: ignore[union-attr]
+    [first, *_] = tracker._fanout.monitor.record()["prediction"]["predictions"]  # type: ignore[union-attr]
+    latest = tracker._fanout.monitor.predictor.predict()  # type: ignore[union-attr]
     assert latest is not None and latest.warmup_steps == 20
     assert latest.energy_j == pytest.approx(truth_j, rel=0.02)
     assert latest.energy_low_j <= truth_j <= latest.energy_high_j
@@ -262,7 +262,7 @@ def test_leaving_warm_up_in_would_overshoot(tmp_path: Path) -> None:
         meter.energy_j += _step_energy_j(step)
         tracker.progress(step, 200)
         tracker._sampler.tick()  # type: ignore[union-attr]
-    prediction = tracker._monitor.predictor.predict()  # type: ignore[union-attr]
+    prediction = tracker._fanout.monitor.predictor.predict()  # type: ignore[union-attr]
     truth_j = sum(_step_energy_j(s) for s in range(1, 201))
     assert prediction is not None and prediction.energy_j > 1.5 * truth_j
     tracker.stop()
@@ -331,7 +331,7 @@ def test_prediction_warns_early_when_it_exceeds_the_budget(
     budget_kwh = 2000.0 / KWH_J  # the run will need about 2800 J
     with caplog.at_level(logging.WARNING, logger="carbonlens"):
         tracker = _synthetic_run(tmp_path, total=200, until=40, budget_kwh=budget_kwh)
-    events = tracker._monitor.events  # type: ignore[union-attr]
+    events = tracker._fanout.monitor.events  # type: ignore[union-attr]
     assert [e["event"] for e in events] == ["predicted_over"]  # 1200 J of 2000 J: no 80 % yet
     assert "predicted total" in caplog.text and "at step" in caplog.text
     tracker.stop()

@@ -1,8 +1,10 @@
-"""What `Tracker` decides when it is built and started, as functions that return values.
+"""What `Tracker` decides when it is built, started and stopped, as functions that
+return values.
 
 Settings checks, sensor discovery, the run's settings record, the store, the
-sampling interval and the budget monitor: each returns what it chose and the
-notes that explain it, so the tracker only wires them together.
+sampling interval, the budget monitor and the settings stored at the end: each
+returns what it chose and the notes that explain it, so the tracker only wires
+them together.
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from carbonlens.accounting import pricing_settings
+from carbonlens.accounting import pricing_settings, quality_settings
 from carbonlens.config import Settings
 from carbonlens.errors import ConfigError, StoreError
 from carbonlens.estimate.embodied import amortised_g
@@ -34,6 +36,7 @@ from carbonlens.tracking.pricing import Pricing
 if TYPE_CHECKING:
     from carbonlens.tracking.budget import BudgetMonitor
     from carbonlens.tracking.budget_limits import Limit
+    from carbonlens.tracking.sampler import Sampler
 
 log = logging.getLogger(__name__)
 
@@ -179,3 +182,27 @@ def new_monitor(settings: Settings, price: Pricing, limits: Sequence[Limit]) -> 
         embodied_g_per_s=sum(amortised_g(share, 1.0) for share in price.embodied),
         warmup_ratio=settings.prediction_warmup_ratio,
     )
+
+
+def final_settings(
+    started: Mapping[str, Any],
+    added: Mapping[str, Any],
+    monitor: BudgetMonitor | None,
+    sampler: Sampler,
+    notes: Sequence[str],
+) -> dict[str, Any]:
+    """The run's settings at `stop()`: those stored at start, then `added` (live
+    intensity series, annotations, metrics), the budget record, the quality flags,
+    and every note: the start's, `notes`, the monitor's, and one per sensor whose
+    reads failed."""
+    settings = {**started, **added}
+    if monitor is not None:
+        settings |= monitor.record()
+    settings["quality_flags"] = quality_settings(sampler.quality_flags)
+    settings["notes"] = [
+        *settings["notes"],
+        *notes,
+        *([] if monitor is None else monitor.notes),
+        *(f"{name}: {n} failed read(s), left as gaps" for name, n in sampler.read_errors.items()),
+    ]
+    return settings

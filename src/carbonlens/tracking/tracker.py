@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, Self, TypeVar
 
-from carbonlens.accounting import RunReport, build_report, quality_settings
+from carbonlens.accounting import RunReport, build_report
 from carbonlens.config import Settings, load_settings, with_overrides
 from carbonlens.errors import ConfigError, StoreError
 from carbonlens.records import RunInfo, RunStatus, Sample, Window
@@ -31,6 +31,7 @@ from carbonlens.store.base import Store
 from carbonlens.tracking import pricing, setup
 from carbonlens.tracking.attribution import Attribution
 from carbonlens.tracking.clock import Clock, SystemClock
+from carbonlens.tracking.fanout import Listener, SampleFanout
 from carbonlens.tracking.metrics import MetricLog
 from carbonlens.tracking.sampler import Sampler, ShareSource
 from carbonlens.tracking.writer import RunWriter
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from carbonlens.serving.ledger import Ledger
     from carbonlens.serving.request import ServedRequest
     from carbonlens.serving.run import TrackerServing
-    from carbonlens.tracking.budget import BudgetMonitor, ExceededHandler
+    from carbonlens.tracking.budget import ExceededHandler
 
 log = logging.getLogger(__name__)
 
@@ -127,13 +128,8 @@ class Tracker:
         self._discovery = Discovery()
         self._info: RunInfo | None = None
         self._notes: list[str] = []
-        self._listeners: list[Callable[[list[Sample]], None]] = []
-        self._failed_listeners: set[int] = set()
-        self._monitor: BudgetMonitor | None = None
-        self._monitor_lock = threading.Lock()
+        self._fanout = SampleFanout()
         self._price: pricing.Pricing | None = None
-        self._it_j = 0.0
-        self._last_t_s = 0.0
         self._metrics = MetricLog()
         self._annotations: dict[str, Any] = {}
         self._serving: TrackerServing | None = None
@@ -186,10 +182,12 @@ class Tracker:
                 raise
         self._note(note)
         self._price = price
-        self._monitor, note = setup.budget_monitor(
+        monitor, note = setup.budget_monitor(
             self.settings, price, store, self.run_id, self._info.started_at
         )
         self._note(note)
+        if monitor is not None:
+            self._fanout.monitor_with(lambda: monitor)
         self._writer = RunWriter(store, self._info, self._clock, background=True)
         interval_s, note = setup.sampling_interval(self.settings, self._discovery.sensors)
         self._note(note)
@@ -232,17 +230,11 @@ class Tracker:
             BudgetExceeded: See `checkpoint()`.
         """
         elapsed_s = _started(self._sampler).elapsed_s()
-        self._budget_monitor().progress(step, total_steps, elapsed_s)
+        price = _started(self._price)
+        # without budgets the first progress report makes the monitor (prediction only)
+        monitor = self._fanout.monitor_with(lambda: setup.new_monitor(self.settings, price, []))
+        monitor.progress(step, total_steps, elapsed_s)
         self.checkpoint()
-
-    def _budget_monitor(self) -> BudgetMonitor:
-        """The run's monitor; without budgets it is made by the first progress report,
-        from the energy measured so far (budgets and prediction load only when used)."""
-        with self._monitor_lock:
-            if self._monitor is None:
-                self._monitor = setup.new_monitor(self.settings, _started(self._price), [])
-                self._monitor.seed(self._it_j, self._last_t_s)
-            return self._monitor
 
     def checkpoint(self) -> None:
         """A safe point to stop: raises `BudgetExceeded` here, once, if a budget with
@@ -251,21 +243,22 @@ class Tracker:
         Call it between steps (a framework callback does); the sampler's thread
         never raises into the program.
         """
-        if self._monitor is not None:
-            self._monitor.checkpoint()
+        if (monitor := self._fanout.monitor) is not None:
+            monitor.checkpoint()
 
     def on_budget_exceeded(self, handler: ExceededHandler) -> None:
         """With action `terminate`, run `handler(error)` in its own thread when the run
         exceeds a budget (at once if it already has); `carbonlens run` passes
         `lambda error: budget.terminate_child(child, grace_s)`."""
         _started(self._info)
-        if self._monitor is not None:  # no budget at start: none can be exceeded
-            self._monitor.on_exceeded(handler)
+        if (monitor := self._fanout.monitor) is not None:  # no budget at start: none exceeded
+            monitor.on_exceeded(handler)
 
     @property
     def stop_reason(self) -> str | None:
         """Why the budget stopped the run (raised or terminated), None if it did not."""
-        return None if self._monitor is None else self._monitor.stop_reason
+        monitor = self._fanout.monitor
+        return None if monitor is None else monitor.stop_reason
 
     def elapsed_s(self) -> float:
         """Seconds since the run started on the tracker's monotonic clock.
@@ -331,29 +324,18 @@ class Tracker:
         """The started run: its id, project and settings (intensity, PUE, sensors)."""
         return _started(self._info)
 
-    def add_listener(self, listener: Callable[[list[Sample]], None]) -> None:
+    def add_listener(self, listener: Listener) -> None:
         """Call `listener` with each sampling interval's samples, as they come.
 
         It runs on the sampler thread and must return quickly; an exception it
         raises is logged once and never reaches the user's program. Serving
         attribution, exporters and budgets read the run this way.
         """
-        self._listeners.append(listener)
+        self._fanout.add_listener(listener)
 
     def _on_samples(self, samples: list[Sample]) -> None:
         _started(self._writer).append(samples)
-        with self._monitor_lock:  # a monitor made now is seeded before or after this tick
-            self._it_j += sum(s.energy_j for s in samples)
-            self._last_t_s = max(self._last_t_s, *(s.t_s for s in samples))
-            monitor = self._monitor
-        listeners = self._listeners if monitor is None else [monitor.observe, *self._listeners]
-        for listener in listeners:
-            try:
-                listener(samples)
-            except Exception as exc:  # noqa: BLE001 - a listener must not break the run
-                if id(listener) not in self._failed_listeners:
-                    self._failed_listeners.add(id(listener))
-                    log.warning("carbonlens: listener %r failed: %s", listener, exc)
+        self._fanout(samples)
 
     @contextlib.contextmanager
     def window(self, name: str) -> Iterator[Window]:
@@ -376,7 +358,6 @@ class Tracker:
         info = _started(self._info)
         writer = _started(self._writer)
         sampler = _started(self._sampler)
-        monitor = self._monitor
         sampler.stop()
         if self._serving is not None:  # after the last interval, before the run is written
             self._serving.close()
@@ -387,17 +368,11 @@ class Tracker:
             with contextlib.suppress(Exception):
                 sensor.close()
         ended_at = self._clock.now()
-        settings = {**info.settings, **self._live_settings(info.started_at, ended_at)}
-        budget = {} if monitor is None else monitor.record()
-        settings |= self._annotations | budget | {"metrics": self._metrics.summary()}
-        errors = sampler.read_errors.items()
-        settings["quality_flags"] = quality_settings(sampler.quality_flags)
-        settings["notes"] = [
-            *settings["notes"],
-            *self._notes,
-            *([] if monitor is None else monitor.notes),
-            *(f"{name}: {n} failed read(s), left as gaps" for name, n in errors),
-        ]
+        added = self._live_settings(info.started_at, ended_at) | self._annotations
+        added["metrics"] = self._metrics.summary()
+        settings = setup.final_settings(
+            info.settings, added, self._fanout.monitor, sampler, self._notes
+        )
         final = dataclasses.replace(
             info,
             status=status,
