@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from carbonlens.errors import StoreError
 from carbonlens.records import Channel, Component, Method, RunInfo, RunStatus, Sample
 from carbonlens.store import SqliteStore
+from carbonlens.store.base import Store
 from carbonlens.testing.fakes import FakeClock
+from carbonlens.tracking import writer as writer_module
 from carbonlens.tracking.writer import FLUSH_S, RunWriter
 
 CPU = Channel("fake", Component.CPU, "cpu", Method.MODELLED)
@@ -122,3 +128,88 @@ def test_a_slow_store_never_holds_up_the_sampler(tmp_path: Path) -> None:
     samples, _, _ = writer.read_back()
     assert [round(s.t_s, 1) for s in samples] == [round(0.1 * i, 1) for i in range(1, 12)]
     assert not any(t.name == "carbonlens-writer" for t in threading.enumerate())
+
+
+class _FlakyStore(SqliteStore):
+    """A store whose sample writes fail while `failing` is set."""
+
+    failing = False
+
+    def append_samples(self, run_id: str, samples: Sequence[Sample]) -> None:
+        if self.failing:
+            raise StoreError(f"cannot write in run store {self.location}: disk I/O error")
+        super().append_samples(run_id, samples)
+
+
+class _FailingStore(SqliteStore):
+    """A store that takes the run, then refuses every write."""
+
+    def append_samples(self, run_id: str, samples: Sequence[Sample]) -> None:
+        raise StoreError(f"cannot write in run store {self.location}: disk I/O error")
+
+    def finish_run(self, *args: object, **kwargs: object) -> None:
+        raise StoreError(f"cannot write in run store {self.location}: disk I/O error")
+
+
+def test_a_fallback_that_fails_too_warns_once_and_the_report_keeps_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The store fails, the fallback takes the run and then fails on every write: one
+    # warning and one note (not one per flush), a count, every sample in the report.
+    fallback = _FailingStore(tmp_path / "fallback.db")
+    monkeypatch.setattr(writer_module, "open_fallback", lambda *_: (fallback, "kept in F"))
+    clock = FakeClock()
+    writer = RunWriter(_FailingStore(tmp_path / "runs.db"), INFO, clock)
+    with caplog.at_level(logging.WARNING, logger="carbonlens"):
+        for i in range(1, 6):  # five flushes: the first switches to the fallback
+            writer.append([_sample(float(i))])
+            clock.advance(1.0)
+        ended = replace(INFO, ended_at=datetime(2026, 1, 1, 0, 0, 6, tzinfo=UTC), duration_s=5.0)
+        writer.finish(RunStatus.FINISHED, ended)
+    warned = [r.getMessage() for r in caplog.records]
+    assert warned == [
+        "carbonlens: kept in F",
+        f"carbonlens: fallback store {tmp_path / 'fallback.db'} failed too (cannot write in "
+        f"run store {tmp_path / 'fallback.db'}: disk I/O error); what is not stored is kept "
+        "for the report",
+    ]
+    # five appends and the run's end failed in the fallback
+    assert writer.notes[1:] == [
+        f"fallback store {tmp_path / 'fallback.db'} failed too (cannot write in run store "
+        f"{tmp_path / 'fallback.db'}: disk I/O error)",
+        "6 writes in all could not be stored; their samples and windows are in this report only",
+    ]
+    samples, _, _ = writer.read_back()
+    assert [s.t_s for s in samples] == [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_without_a_fallback_the_store_is_tried_again_and_one_file_at_most_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No fallback file can be made: each later flush tries the store again (it may
+    # come back), no second fallback is attempted, and the note is written once.
+    opened: list[str] = []
+
+    def no_fallback(*_: object) -> tuple[Store, str]:
+        opened.append("fallback")
+        raise StoreError("cannot create /state/carbonlens: read-only file system")
+
+    monkeypatch.setattr(writer_module, "open_fallback", no_fallback)
+    store = _FlakyStore(tmp_path / "runs.db")
+    clock = FakeClock()
+    writer = RunWriter(store, INFO, clock)
+    for i in range(1, 5):  # fails, fails, works, works
+        store.failing = i <= 2
+        writer.append([_sample(float(i))])
+        clock.advance(1.0)
+    ended = replace(INFO, ended_at=datetime(2026, 1, 1, 0, 0, 5, tzinfo=UTC), duration_s=4.0)
+    writer.finish(RunStatus.FINISHED, ended)
+    assert opened == ["fallback"]
+    assert writer.notes == [
+        f"run not stored after cannot write in run store {tmp_path / 'runs.db'}: disk I/O "
+        "error: cannot create /state/carbonlens: read-only file system",
+        "2 writes in all could not be stored; their samples and windows are in this report only",
+    ]
+    assert [s.t_s for s in store.samples("run1")] == [3.0, 4.0]  # the store came back
+    samples, _, _ = writer.read_back()
+    assert [s.t_s for s in samples] == [1.0, 2.0, 3.0, 4.0]

@@ -2,7 +2,9 @@
 
 Writes go to the store; the first failure switches to a fallback JSON-lines file
 (the message says where) and every later write goes there. What neither takes is
-kept in memory, so the run's report is still complete. Samples are queued and
+kept in memory, so the run's report is still complete: one warning and note say
+so, a last note counts such writes (a run makes at most one fallback file; if
+that cannot be made, later writes try the store again). Samples are queued and
 written before the oldest queued one would wait longer than `FLUSH_S`, so sampling
 fast does not mean writing fast (about two writes a second at most) and a killed
 process loses at most the last `FLUSH_S` of samples; metric points are queued too
@@ -53,6 +55,8 @@ class RunWriter:
         self._metrics: list[MetricPoint] = []
         self._metrics_lock = threading.Lock()
         self._unstored_metrics = 0
+        self._fallback_tried = False
+        self._lost_writes = 0
         self._flushed_at_s = -math.inf
         self._appended_at_s = -math.inf
         self.notes: list[str] = []
@@ -89,24 +93,22 @@ class RunWriter:
             action(target)
             return True
         except Exception as exc:  # noqa: BLE001 - the store must never break the user's job
-            if self._fallback is not None:
-                log.warning("carbonlens: fallback store failed too: %s", exc)
-                return False
+            if self._fallback is not None or self._fallback_tried:
+                return self._lost(f"{target.location} failed ({exc})")
             reason = exc
+        self._fallback_tried = True  # one fallback file per run, whatever happens next
         try:
             fallback, message = open_fallback(
                 default_fallback_dir(os.environ), f"store {target.location} failed ({reason})"
             )
+            try:
+                fallback.create_run(self._info)
+            except Exception:
+                with contextlib.suppress(Exception):
+                    fallback.close()
+                raise
         except Exception as exc:  # noqa: BLE001 - nowhere left to write: say so, go on
-            return self._not_stored(reason, exc)
-        try:
-            fallback.create_run(self._info)
-            if not creating:
-                action(fallback)
-        except Exception as exc:  # noqa: BLE001 - as above
-            with contextlib.suppress(Exception):
-                fallback.close()
-            return self._not_stored(reason, exc)
+            return self._lost(f"run not stored after {reason}: {exc}")
         self._fallback = fallback
         if creating:
             with contextlib.suppress(Exception):
@@ -114,11 +116,21 @@ class RunWriter:
             self._store = None
         log.warning("carbonlens: %s", message)
         self.notes.append(message)
-        return True
+        if creating:
+            return True
+        try:
+            action(fallback)
+            return True
+        except Exception as exc:  # noqa: BLE001 - as above
+            return self._lost(f"fallback store {fallback.location} failed too ({exc})")
 
-    def _not_stored(self, reason: Exception, exc: Exception) -> bool:
-        log.warning("carbonlens: run not stored: %s", exc)
-        self.notes.append(f"run not stored after {reason}: {exc}")
+    def _lost(self, note: str) -> bool:
+        """A write that nothing took: a warning and a note the first time (every flush
+        may fail the same way), a count after that; False."""
+        self._lost_writes += 1
+        if self._lost_writes == 1:
+            log.warning("carbonlens: %s; what is not stored is kept for the report", note)
+            self.notes.append(note)
         return False
 
     def append(self, samples: list[Sample], *, final: bool = False) -> None:
@@ -176,6 +188,11 @@ class RunWriter:
             ended_at, duration_s = info.ended_at, info.duration_s
             self._write(
                 lambda s: s.finish_run(info.run_id, status, ended_at, duration_s, info.settings)
+            )
+        if self._lost_writes > 1:
+            self.notes.append(
+                f"{self._lost_writes} writes in all could not be stored; "
+                "their samples and windows are in this report only"
             )
 
     def read_back(self) -> tuple[list[Sample], list[Window], str]:
