@@ -7,8 +7,9 @@ wake-up whatever the number of sensors. Ticks asked for from other threads
 overruns that deadline is a gap for its sensor and one warning: when it is still
 stuck, the loop thread is left inside it and a new one carries on without that
 sensor until its read returns (a watchdog waking once per deadline finds such
-reads when nobody is waiting). Readings that cannot be right are dropped or
-flagged (`tracking.quality`); every problem is counted in `quality_flags`.
+reads when nobody is waiting). What the reads mean (samples, dropped or flagged
+readings, gaps; every problem counted in `quality_flags`) is decided by
+`tracking.judge`, under the sampler's lock.
 
 Without `start()`, `tick()` reads on the calling thread: tests call it with a fake
 clock, no sleeps. The sampler never raises into user code.
@@ -16,46 +17,25 @@ clock, no sleeps. The sampler never raises into user code.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Final, NamedTuple, Protocol
 
-from carbonlens.records import Channel, Component, QualityFlag, QualityKind, Reading, Sample
+from carbonlens.records import QualityFlag, QualityKind, Sample
 from carbonlens.sensors.base import Sensor
 from carbonlens.tracking.attribution import Shares
 from carbonlens.tracking.clock import Clock
-from carbonlens.tracking.quality import ChannelCheck, Event, QualityLog, Verdict, interval_j
-
-log = logging.getLogger(__name__)
+from carbonlens.tracking.judge import Outcome, ReadingJudge, SampleSink
 
 READ_TIMEOUT_S: Final = 2.0
 """Default deadline of a sensor read, in seconds (setting `sensor_timeout_s`)."""
-
-_FAILED_READS: Final = frozenset(
-    {
-        QualityKind.READ_TIMEOUT,
-        QualityKind.READ_ERROR,
-        QualityKind.NON_FINITE,
-        QualityKind.NEGATIVE,
-        QualityKind.COUNTER_BACKWARDS,
-    }
-)
-"""Problems counted in `read_errors` (a reading lost, left as a gap)."""
-
-Outcome = list[Reading] | Exception | QualityKind | None
-"""A read's readings, its error, READ_TIMEOUT (it overran), GAP (sensor skipped while
-hung), or None (this loop thread was retired during the read)."""
 
 
 class ShareSource(Protocol):
     """Where per-interval process shares come from (`Attribution`, or a fake)."""
 
     def sample(self) -> Shares: ...
-
-
-SampleSink = Callable[[list[Sample]], None]
 
 
 class _Read(NamedTuple):
@@ -88,17 +68,13 @@ class Sampler:
         """
         self._sensors = list(sensors)
         self._clock = clock
-        self._sink = sink
         self._shares = shares
         self.interval_s = interval_s
         self.read_timeout_s = read_timeout_s
-        self._seen: list[set[Channel]] = [set() for _ in self._sensors]
-        self._checks: dict[Channel, ChannelCheck] = {}
-        self._quality = QualityLog()
-        self._pending: list[Sample] = []
-        self._warned: set[tuple[str, str]] = set()
+        self.t0_s = clock.monotonic()
+        self._judge = ReadingJudge([s.name for s in self._sensors], self.t0_s, sink, read_timeout_s)
         self._lock = threading.Lock()
-        """Guards the channel checks, flags and pending samples."""
+        """Guards the judge (channel checks, flags, pending samples) and the tick state."""
         self._loop = threading.Condition()
         """Guards the loop's state below: generation, requests, the read in progress."""
         self._gen = 0
@@ -112,10 +88,9 @@ class Sampler:
         self._watch_stop = threading.Event()
         self._pids: frozenset[int] = frozenset()
         self._last_shares: Shares | None = None
-        self.t0_s = clock.monotonic()
         self.last_tick_t_s = 0.0
         """Time of the latest tick, in seconds since the sampler was created."""
-        self.read_errors: dict[str, int] = {}
+        self.read_errors = self._judge.read_errors
         """Readings lost per sensor (failed, timed out or impossible), and failures of
         `store` and `attribution`."""
 
@@ -123,7 +98,7 @@ class Sampler:
     def quality_flags(self) -> tuple[QualityFlag, ...]:
         """Every problem so far, counted per (channel or sensor, kind)."""
         with self._lock:
-            return self._quality.flags()
+            return self._judge.flags()
 
     @property
     def hung_sensors(self) -> frozenset[str]:
@@ -131,40 +106,6 @@ class Sampler:
         it returns."""
         with self._loop:
             return frozenset(self._sensors[index].name for index in self._hung)
-
-    def _warn_once(self, sensor: str, exc: BaseException) -> None:
-        self.read_errors[sensor] = self.read_errors.get(sensor, 0) + 1
-        key = (sensor, type(exc).__name__)
-        if key not in self._warned:
-            self._warned.add(key)
-            log.warning("carbonlens: sensor %s failed (%s); its readings have a gap", sensor, exc)
-
-    def _flag(self, sensor: str, where: str, event: Event, detail: str, key: str = "") -> None:
-        """Count `event` (monotonic times) under `where`; warn once per (sensor, `key`),
-        the key being the kind unless given: `carbonlens: sensor NAME <detail>`."""
-        start_s, end_s = event.start_t_s - self.t0_s, event.end_t_s - self.t0_s
-        self._quality.add(where, event.kind, start_s, end_s)
-        if event.kind in _FAILED_READS:
-            self.read_errors[sensor] = self.read_errors.get(sensor, 0) + 1
-        warned = (sensor, key or event.kind.value)
-        if event.kind == QualityKind.GAP or warned in self._warned:
-            return
-        self._warned.add(warned)
-        log.warning("carbonlens: sensor %s %s", sensor, detail)
-
-    def _timed_out(self, index: int, t_s: float) -> None:
-        name = self._sensors[index].name
-        detail = (
-            f"gave no reading within {self.read_timeout_s:g} s; it is skipped until "
-            "its read returns, and its readings have a gap"
-        )
-        self._flag(name, name, Event(QualityKind.READ_TIMEOUT, t_s, t_s), detail)
-        self._missing(index)
-
-    def _missing(self, index: int) -> None:
-        """Sensor `index` gave nothing this tick: each of its channels has a gap."""
-        for channel in self._seen[index]:
-            self._checks[channel].miss()
 
     def _read(self, gen: int, index: int, t_s: float) -> Outcome:
         """Read sensor `index` on this thread, timing the read."""
@@ -189,75 +130,6 @@ class Sampler:
             return QualityKind.READ_TIMEOUT
         return outcome
 
-    def _process_ratio(self, reading: Reading, shares: Shares | None) -> float | None:
-        if reading.share_ratio is not None:
-            return reading.share_ratio
-        if shares is None:
-            return None
-        if reading.channel.component in (Component.CPU, Component.SOC):
-            return shares.cpu_ratio
-        if reading.channel.component == Component.RAM:
-            return shares.ram_ratio
-        return None
-
-    def _sample(self, start: Reading, end: Reading, shares: Shares | None) -> Sample | None:
-        energy_j = interval_j(start, end)
-        if energy_j is None:
-            return None
-        ratio = self._process_ratio(end, shares)
-        return Sample(
-            channel=end.channel,
-            t_s=end.t_s - self.t0_s,
-            duration_s=end.t_s - start.t_s,
-            energy_j=energy_j,
-            process_energy_j=None if ratio is None else energy_j * ratio,
-        )
-
-    def _judge(self, channel: Channel, verdict: Verdict, shares: Shares | None) -> None:
-        """Flag a verdict's problems and queue its intervals as samples."""
-        for event in verdict.events:
-            detail = (
-                f"gave {event.kind.value.replace('_', ' ')} reading(s) on {channel.key}; "
-                "see the run's quality flags"
-            )
-            self._flag(channel.sensor, channel.key, event, detail)
-        for start, end in verdict.intervals:
-            sample = self._sample(start, end, shares)
-            if sample is not None:
-                self._pending.append(sample)
-
-    def _take(self, index: int, t_s: float, outcome: Outcome, shares: Shares | None) -> None:
-        """Judge one sensor's read (under `_lock`)."""
-        if outcome is QualityKind.GAP:
-            self._missing(index)
-        elif outcome is QualityKind.READ_TIMEOUT:
-            self._timed_out(index, t_s)
-        elif isinstance(outcome, Exception):
-            name = self._sensors[index].name
-            detail = f"failed ({outcome}); its readings have a gap"
-            self._flag(
-                name, name, Event(QualityKind.READ_ERROR, t_s, t_s), detail, type(outcome).__name__
-            )
-            self._missing(index)
-        elif isinstance(outcome, list):
-            for reading in outcome:
-                channel = reading.channel
-                check = self._checks.get(channel)
-                if check is None:
-                    check = self._checks[channel] = ChannelCheck()
-                    self._seen[index].add(channel)
-                self._judge(channel, check.push(reading), shares)
-
-    def _emit(self) -> list[Sample]:
-        """Hand the pending samples to the sink (under `_lock`)."""
-        samples, self._pending = self._pending, []
-        if samples:
-            try:
-                self._sink(samples)
-            except Exception as exc:  # noqa: BLE001 - persistence must not break the run
-                self._warn_once("store", exc)
-        return samples
-
     def _step(self, gen: int) -> list[Sample] | None:
         """One tick: read every sensor, judge the readings, emit the samples; None
         when this loop thread was retired during a read."""
@@ -273,9 +145,9 @@ class Sampler:
             if outcome is None:
                 return None
             with self._lock:
-                self._take(index, t_s, outcome, shares)
+                self._judge.take(index, t_s, outcome, shares)
         with self._lock:
-            return self._emit()
+            return self._judge.emit()
 
     def tick(self) -> list[Sample]:
         """Read every sensor once and emit the samples since the previous tick.
@@ -326,8 +198,8 @@ class Sampler:
             self._reading = None
             gen = self._gen
         with self._lock:
-            self._timed_out(read.sensor, read.t_s)
-            self._emit()  # what the abandoned tick had judged before the stuck read
+            self._judge.timed_out(read.sensor, read.t_s)
+            self._judge.emit()  # what the abandoned tick had judged before the stuck read
         if restart:
             self._start_loop(gen)
         return True
@@ -338,7 +210,8 @@ class Sampler:
         try:
             return self._shares.sample()
         except Exception as exc:  # noqa: BLE001 - attribution is best effort
-            self._warn_once("attribution", exc)
+            with self._lock:
+                self._judge.warn_once("attribution", exc)
             return None
 
     def elapsed_s(self) -> float:
@@ -408,7 +281,4 @@ class Sampler:
                 self._loop.notify_all()
             self._thread = None
         with self._lock:
-            end_t_s = self.last_tick_t_s + self.t0_s
-            for channel, check in self._checks.items():
-                self._judge(channel, check.finish(end_t_s), self._last_shares)
-            self._emit()
+            self._judge.finish(self.last_tick_t_s + self.t0_s, self._last_shares)
