@@ -9,7 +9,8 @@ import pytest
 from carbonlens.errors import ConfigError, SensorReadError, SensorUnavailable
 from carbonlens.records import Component, Method
 from carbonlens.sensors.base import Host
-from carbonlens.sensors.cpu_tdp import DEFAULT_IDLE_RATIO, CpuTdpSensor, host_share_ratio
+from carbonlens.sensors.cpu_host import host_share_ratio
+from carbonlens.sensors.cpu_tdp import DEFAULT_IDLE_RATIO, CpuTdpSensor
 from carbonlens.testing.procfs import CgroupTree, ProcTree
 
 EPYC = "AMD EPYC 7763 64-Core Processor"

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from carbonlens._frozen import frozen
 from carbonlens.sensors.base import Host
-from carbonlens.sensors.cpu_tdp import read_cpu_times
+from carbonlens.sensors.cpu_host import read_cpu_times
 
 
 @frozen

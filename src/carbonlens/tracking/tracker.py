@@ -150,7 +150,7 @@ class Tracker:
         if self._sampler is not None:
             log.warning("carbonlens: tracker %s already started", self.run_id[:12])
             return self
-        from carbonlens.sensors.cpu_tdp import host_share_ratio
+        from carbonlens.sensors.cpu_host import host_share_ratio
 
         self._discovery = setup.discover_sensors(self.settings, self._host, self._given_sensors)
         channels = [(c.component, c.device) for s in self._discovery.sensors for c in s.channels()]
