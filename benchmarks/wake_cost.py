@@ -7,6 +7,7 @@ while the thread sleeps), which sets a floor under any sampler's CPU share that
 no change to its code removes. This prints, for three pieces of work, the
 median thread CPU time back to back and after sleeping 0.1, 1 and 2 s:
 
+- an empty call (what the platform charges a thread for waking, whatever it does);
 - a pure-Python loop of 1,000 additions;
 - one tracker tick on this machine's sensors (CPU model, RAM model, process
   attribution), what carbonlens's sampler thread does each interval;
@@ -72,6 +73,7 @@ def main() -> None:
         discovery = discover_sensors(load_settings(paths=()), Host(), [])
         sampler = Sampler(discovery.sensors, SystemClock(), lambda _: None, shares=Attribution())
         works: dict[str, Callable[[], object]] = {
+            "empty call": lambda: None,
             "python loop (1,000 additions)": loop,
             "tracker tick (sensors + attribution)": sampler.tick,
             "SQLite append (2 samples)": lambda: store.append_samples(run_id, two),
