@@ -7,10 +7,12 @@ Runs a matrix-multiply load on the first CUDA device (torch if installed, else c
 `carbonlens.Tracker(project="gpu-check", interval_s=0.5, store=<tmp>/runs.db)`, and prints:
 
   (a) the tracker's GPU energy: `energy_j` of the report's GPU components;
-  (b) the NVML total-energy counter, read with pynvml just before the tracker starts and
-      just after it stops (GPUs from Volta on);
+  (b) the NVML total-energy counter, read with pynvml just after the tracker has started
+      (its first reading is inside `start()`) and just before it is stopped (its last
+      reading is inside `stop()`), so the two windows differ by the few milliseconds the
+      sampler thread takes to answer at each end (GPUs from Volta on);
   (c) nvidia-smi `power.draw` polled every 200 ms in a subprocess, integrated with the
-      trapezoid rule over the same period.
+      trapezoid rule over the same period as (b).
 
 All three cover the GPUs the tracker reported (by NVML index). Exit status: 0 when (a)
 is within --tolerance of (b) and of (c), 1 when not, 2 when there is no NVIDIA GPU,
@@ -144,6 +146,8 @@ class SmiPoller:
         self._proc.terminate()
         self._proc.wait(timeout=10)
         self._thread.join(timeout=10)
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
 
 
 def integrate_j(series: Sequence[tuple[float, float]], start_s: float, end_s: float) -> float:
@@ -195,16 +199,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     poller = SmiPoller()
     poller.wait_first()
     with tempfile.TemporaryDirectory() as tmp:
+        tracker = carbonlens.Tracker(
+            project="gpu-check", interval_s=0.5, store=Path(tmp) / "runs.db"
+        ).start()
         before_mj = energy_counters_mj(nvml)
         start_s = time.monotonic()
-        with carbonlens.Tracker(
-            project="gpu-check", interval_s=0.5, store=Path(tmp) / "runs.db"
-        ) as tracker:
+        try:
             time.sleep(IDLE_S)
             iterations = run_load(args.seconds)
             time.sleep(IDLE_S)
-        end_s = time.monotonic()
-        after_mj = energy_counters_mj(nvml)
+        finally:
+            end_s = time.monotonic()
+            after_mj = energy_counters_mj(nvml)
+            tracker.stop()
     time.sleep(2 * POLL_MS / 1000.0)  # let nvidia-smi print past end_s
     poller.stop()
 
@@ -231,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"gpu{i} {nvml.nvmlDeviceGetName(nvml.nvmlDeviceGetHandleByIndex(i))}" for i in indices
     )
     methods = ", ".join(sorted({c.channel.method.value for c in gpus}))
-    print(f"GPU energy over {end_s - start_s:.1f} s on {names}")
+    print(f"GPU energy over {end_s - start_s:.2f} s on {names}")
     print(f"load: {iterations} matmuls {args.size}x{args.size} with {library}")
     print(f"  (a) carbonlens tracker ({methods}) {tracker_j:14.1f} J")
     b_text, b_ok = verdict(tracker_j, nvml_j, args.tolerance)
