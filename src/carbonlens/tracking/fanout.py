@@ -36,6 +36,8 @@ class SampleFanout:
         """Guards the monitor and the energy so far: a monitor made between two ticks
         is seeded with everything before it and observes everything after."""
         self._monitor: BudgetMonitor | None = None
+        self._observe: Listener | None = None
+        """The monitor's `observe`, bound once: failures are remembered by identity."""
         self._it_j = 0.0
         self._last_t_s = 0.0
 
@@ -55,6 +57,7 @@ class SampleFanout:
             if self._monitor is None:
                 self._monitor = make()
                 self._monitor.seed(self._it_j, self._last_t_s)
+                self._observe = self._monitor.observe
             return self._monitor
 
     def __call__(self, samples: list[Sample]) -> None:
@@ -62,8 +65,8 @@ class SampleFanout:
         with self._lock:
             self._it_j += sum(s.energy_j for s in samples)
             self._last_t_s = max(self._last_t_s, *(s.t_s for s in samples))
-            monitor = self._monitor
-        listeners = self._listeners if monitor is None else [monitor.observe, *self._listeners]
+            observe = self._observe
+        listeners = self._listeners if observe is None else [observe, *self._listeners]
         for listener in listeners:
             try:
                 listener(samples)
