@@ -13,11 +13,14 @@ from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from carbonlens import cli_dashboard
+from carbonlens.dashboard import app as app_module
 from carbonlens.dashboard.app import create_app
 from carbonlens.dashboard.security import CSP
 from carbonlens.dashboard.server import check_bind, dashboard_url
 from carbonlens.errors import ConfigError
-from carbonlens.store.base import Budget, BudgetKind, BudgetPeriod
+from carbonlens.store import open_store
+from carbonlens.store.base import Budget, BudgetKind, BudgetPeriod, Store
+from carbonlens.store.transfer import copy_runs
 
 from .conftest import BERT_G, LIVE_G, LLAMA_G, XSS, StoredRuns, serving
 
@@ -291,3 +294,55 @@ def test_project_page_plots_quality_against_energy(known: StoredRuns, client: Te
     section = page.text.split("Quality vs cost", 1)[1].split("</svg>", 1)[0]
     assert "<svg" in section and "<script" not in section
     assert "Quality vs cost" not in client.get("/projects/xss").text  # no metric logged
+
+
+class _Opened:
+    """Counts the stores the dashboard opens and closes (wrapping the real opener)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.opened = 0
+        self.closed = 0
+        real = app_module.open_existing_store
+
+        def opener(target: str | Path) -> Store:
+            store = real(target)
+            self.opened += 1
+            close = store.close
+
+            def counted_close() -> None:
+                self.closed += 1
+                close()
+
+            store.close = counted_close  # type: ignore[method-assign]
+            return store
+
+        monkeypatch.setattr(app_module, "open_existing_store", opener)
+
+
+def test_a_store_file_is_opened_for_each_request(
+    known: StoredRuns, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # so that a run written, or a file replaced by `doctor --repair`, shows at once
+    opened = _Opened(monkeypatch)
+    with TestClient(create_app(known.path), base_url=LOCAL) as client:
+        for _ in range(4):
+            assert client.get("/api/runs?project=paper").status_code == 200
+    assert (opened.opened, opened.closed) == (4, 4)
+
+
+def test_a_postgresql_store_is_opened_once_and_closed_at_shutdown(
+    known: StoredRuns, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target, _ = open_store(postgres_url, fallback_dir=known.path.parent / "fallback")
+    try:
+        copy_runs(known.store, target)
+    finally:
+        target.close()
+    opened = _Opened(monkeypatch)
+    with TestClient(create_app(postgres_url), base_url=LOCAL) as client:
+        for _ in range(4):
+            doc = client.get("/api/runs?project=paper").json()
+            assert doc["totals"]["total_gco2e"] == pytest.approx(LLAMA_G + BERT_G)
+        assert client.get("/runs/a1111111").status_code == 200
+        assert (opened.opened, opened.closed) == (1, 0)
+    assert opened.closed == 1

@@ -14,15 +14,21 @@ Every route answers GET (and HEAD) only; the dashboard never writes a run.
 ``/static/...``             the style sheet and the live-update script
 ==========================  ====================================================
 
-The store is opened for each request, in a worker thread, and closed after it:
-the dashboard may start before the first run and shows every run as soon as it
-is written. Templates are autoescaped; the only markup inserted as is comes from
+A store file is opened for each request, in a worker thread, and closed after
+it: the dashboard may start before the first run, shows every run as soon as it
+is written, and follows the file if `doctor --repair` replaces it. A PostgreSQL
+store is opened once and kept (its connection pool checks each connection before
+use and reconnects), since opening one costs a connection, a login and a schema
+check: about 10 ms a request on a local server, more over a network.
+Templates are autoescaped; the only markup inserted as is comes from
 `report.html` and `report.charts`, which escape every text from the store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -46,7 +52,7 @@ from carbonlens.records import RunStatus
 from carbonlens.report.html import HtmlRun, pareto_chart, run_section
 from carbonlens.report.json import run_info_to_dict
 from carbonlens.report.text import duration_text, energy_text, mass_text
-from carbonlens.store import open_existing_store, store_label
+from carbonlens.store import is_database_url, open_existing_store, store_label
 from carbonlens.tracking.budget_limits import UNIT_NAMES
 from carbonlens.units import kwh_from_j
 
@@ -147,18 +153,34 @@ class _Dashboard:
         self.store = store
         self.store_label = store_label(store)  # a URL's password masked
         self.templates = _templates()
+        self._server = isinstance(store, str) and is_database_url(store)
+        self._kept: Store | None = None
+        self._kept_lock = threading.Lock()
 
-    async def read(self, fn: Callable[[Store], T]) -> T:
-        """Call `fn` with the store, opened and closed in a worker thread."""
-
-        def call() -> T:
+    def _call(self, fn: Callable[[Store], T]) -> T:
+        """`fn(store)`: a file opened for this call, a database server's store kept."""
+        if not self._server:
             store = open_existing_store(self.store)
             try:
                 return fn(store)
             finally:
                 store.close()
+        with self._kept_lock:  # until it opens once, every request tries
+            if self._kept is None:
+                self._kept = open_existing_store(self.store)
+            store = self._kept
+        return fn(store)
 
-        return await run_in_threadpool(call)
+    async def read(self, fn: Callable[[Store], T]) -> T:
+        """Call `fn` with the store, in a worker thread."""
+        return await run_in_threadpool(self._call, fn)
+
+    def close(self) -> None:
+        """Close a kept store (at the application's shutdown)."""
+        with self._kept_lock:
+            kept, self._kept = self._kept, None
+        if kept is not None:
+            kept.close()
 
     def page(self, request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
         """Render template `name` with `context` and what every page shows."""
@@ -327,9 +349,16 @@ def create_app(store_path: str | Path, *, token: str | None = None) -> Starlette
         Route("/api/live", d.api_live, name="api_live"),
         Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
     ]
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        d.close()
+
     app = Starlette(
         routes=routes,
         exception_handlers={HTTPException: d.http_error, StoreError: d.store_error},
+        lifespan=lifespan,
     )
     app.add_middleware(Guard, token=token)
     return app

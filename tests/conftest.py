@@ -1,4 +1,4 @@
-"""Fixtures of the store tests: a PostgreSQL server for the session, a fresh database per test.
+"""Shared fixtures: a PostgreSQL server for the session, a fresh database per test.
 
 The server is `$CARBONLENS_TEST_POSTGRES_URL` if set, else a throwaway one started
 from the PostgreSQL binaries (`carbonlens.testing.postgres`); without either,
