@@ -31,7 +31,7 @@ from carbonlens.store.base import Store
 from carbonlens.tracking import pricing, setup
 from carbonlens.tracking.attribution import Attribution
 from carbonlens.tracking.clock import Clock, SystemClock
-from carbonlens.tracking.fanout import Listener, SampleFanout
+from carbonlens.tracking.fanout import SampleFanout
 from carbonlens.tracking.metrics import MetricLog
 from carbonlens.tracking.sampler import Sampler, ShareSource
 from carbonlens.tracking.writer import RunWriter
@@ -324,7 +324,7 @@ class Tracker:
         """The started run: its id, project and settings (intensity, PUE, sensors)."""
         return _started(self._info)
 
-    def add_listener(self, listener: Listener) -> None:
+    def add_listener(self, listener: Callable[[list[Sample]], None]) -> None:
         """Call `listener` with each sampling interval's samples, as they come.
 
         It runs on the sampler thread and must return quickly; an exception it

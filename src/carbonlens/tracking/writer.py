@@ -3,16 +3,17 @@
 Writes go to the store; the first failure switches to a fallback JSON-lines file
 (the message says where) and every later write goes there. What neither takes is
 kept in memory, so the run's report is still complete: one warning and note say
-so, a last note counts such writes (a run makes at most one fallback file; if
-that cannot be made, later writes try the store again). Samples are queued and
-written before the oldest queued one would wait longer than `FLUSH_S`, so sampling
-fast does not mean writing fast (about two writes a second at most) and a killed
-process loses at most the last `FLUSH_S` of samples; metric points are queued too
-and written with the samples, so logging a metric never waits for the store. With
-`background=True` (the tracker's) the writes happen on a writer thread of their
-own, so a slow store (a busy PostgreSQL server) never delays the sampler's next
-tick: what queues up meanwhile goes out in the next, larger batch. Nothing here
-raises: failures become notes and one warning each.
+so, a last note counts such writes (a run makes at most one fallback file; until
+one could be made, each failing write tries the store, then a fallback, again).
+Samples are queued and written before the oldest queued one would wait longer
+than `FLUSH_S`, so sampling fast does not mean writing fast (about two writes a
+second at most) and a killed process loses at most the last `FLUSH_S` of
+samples; metric points are queued too and written with the samples, so logging a
+metric never waits for the store. With `background=True` (the tracker's) the
+writes happen on a writer thread of their own, so a slow store (a busy
+PostgreSQL server) never delays the sampler's next tick: what queues up
+meanwhile goes out in the next, larger batch. Nothing here raises: failures
+become notes and one warning each.
 """
 
 from __future__ import annotations
@@ -96,11 +97,11 @@ class RunWriter:
             if self._fallback is not None or self._fallback_tried:
                 return self._lost(f"{target.location} failed ({exc})")
             reason = exc
-        self._fallback_tried = True  # one fallback file per run, whatever happens next
         try:
             fallback, message = open_fallback(
                 default_fallback_dir(os.environ), f"store {target.location} failed ({reason})"
             )
+            self._fallback_tried = True  # a file exists now: one per run, whatever happens
             try:
                 fallback.create_run(self._info)
             except Exception:
