@@ -13,6 +13,10 @@ median thread CPU time back to back and after sleeping 0.1, 1 and 2 s:
   attribution), what carbonlens's sampler thread does each interval;
 - one append of two samples to a SQLite run store, what its writer thread does.
 
+Last, the steal time the kernel reported over the run (``/proc/stat``, Linux):
+on a host that reports none, time the hypervisor took from a running thread is
+charged to that thread.
+
     python benchmarks/wake_cost.py [--repeats 7]
 """
 
@@ -46,6 +50,16 @@ def loop() -> int:
     return total
 
 
+def steal_s() -> float | None:
+    """Steal time of all CPUs since boot, in seconds, where ``/proc/stat`` says."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return None
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else None
+
+
 def cost_ms(work: Callable[[], object], idle_s: float, repeats: int) -> float:
     """Median thread CPU of `work`, in ms, each call after sleeping `idle_s`."""
     spent = []
@@ -63,6 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
+    steal_before_s = steal_s()
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "runs.db")
         with carbonlens.Tracker(project="bench", country="FR", store=path) as tracker:
@@ -86,6 +101,9 @@ def main() -> None:
         store.close()
         for sensor in discovery.sensors:
             sensor.close()
+    steal_after_s = steal_s()
+    if steal_before_s is not None and steal_after_s is not None:
+        print(f"steal time the kernel reported meanwhile: {steal_after_s - steal_before_s:.2f} s")
 
 
 if __name__ == "__main__":
