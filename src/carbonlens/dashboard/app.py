@@ -153,13 +153,13 @@ class _Dashboard:
         self.store = store
         self.store_label = store_label(store)  # a URL's password masked
         self.templates = _templates()
-        self._server = isinstance(store, str) and is_database_url(store)
+        self._keeps_store = isinstance(store, str) and is_database_url(store)
         self._kept: Store | None = None
         self._kept_lock = threading.Lock()
 
     def _call(self, fn: Callable[[Store], T]) -> T:
         """`fn(store)`: a file opened for this call, a database server's store kept."""
-        if not self._server:
+        if not self._keeps_store:
             store = open_existing_store(self.store)
             try:
                 return fn(store)
