@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from carbonlens.accounting import METHOD_RANGE, build_report, pricing_settings
+from carbonlens.accounting import METHOD_RANGE, build_report, pricing_settings, stored_report
+from carbonlens.errors import StoreError, UnpricedRun
 from carbonlens.records import (
     Channel,
     Component,
@@ -140,3 +141,78 @@ def test_time_resolved_and_market_based_figures_by_hand() -> None:
     doc = report.to_dict()
     assert doc["time_resolved"]["source"] == "test provider"
     assert doc["market_based"]["operational_gco2e"] == pytest.approx(0.54)
+
+
+class _CountingStore:
+    """A store's read side over fixed data, counting what was read."""
+
+    def __init__(self, samples: list[Sample], windows: list[Window]) -> None:
+        self._samples = samples
+        self._windows = windows
+        self.reads: list[str] = []
+
+    def samples(self, run_id: str) -> list[Sample]:
+        self.reads.append("samples")
+        return list(self._samples)
+
+    def channel_sums(self, run_id: str) -> list[Sample]:
+        self.reads.append("channel_sums")
+        cpu = [s for s in self._samples if s.channel == CPU]
+        gpu = [s for s in self._samples if s.channel == GPU]
+        return [
+            Sample(ch, max(s.t_s for s in group), sum(s.duration_s for s in group),
+                   sum(s.energy_j for s in group), sum(s.process_energy_j or 0.0 for s in group))
+            for ch, group in ((CPU, cpu), (GPU, gpu))
+        ]  # fmt: skip
+
+    def windows(self, run_id: str) -> list[Window]:
+        self.reads.append("windows")
+        return list(self._windows)
+
+
+def test_stored_report_reads_sums_unless_windows_or_a_series_need_samples() -> None:
+    half = Window("second-half", 1800.0, 3600.0)
+    plain = _CountingStore(SAMPLES, [half])
+    report = stored_report(plain, _info())
+    assert plain.reads == ["channel_sums"]
+    # the same totals as the hand-computed ones above: 10,800 J IT, 0.18 g operational
+    assert report.it_energy_j == pytest.approx(10_800.0)
+    assert report.operational_g == pytest.approx(0.18)
+    assert report.windows == ()
+
+    with_windows = _CountingStore(SAMPLES, [half])
+    report = stored_report(with_windows, _info(), windows=True)
+    assert with_windows.reads == ["windows", "samples"]
+    assert report.windows[0].it_energy_j == pytest.approx(5_400.0)
+
+    no_windows = _CountingStore(SAMPLES, [])
+    stored_report(no_windows, _info(), windows=True)
+    assert no_windows.reads == ["windows", "channel_sums"]
+
+    series = {
+        "location": "FR",
+        "source": "test",
+        "points": [["2026-01-01T00:00:00+00:00", 3600.0, 100.0]],
+    }
+    timed = _CountingStore(SAMPLES, [])
+    info = _info(settings={**_info().settings, "intensity_series": series})
+    stored_report(timed, info)
+    assert timed.reads == ["samples"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "detail"),
+    [
+        ({}, "KeyError: 'intensity'"),
+        ({"intensity": [1, 2], "pue": {}}, "TypeError"),
+        ({**_info().settings, "market": {"green": 1}}, "unknown market setting keys ['green']"),
+        ({**_info().settings, "quality_flags": [{"kind": "nope"}]}, "'nope'"),
+    ],
+)
+def test_a_run_whose_settings_cannot_be_priced_says_so(
+    settings: dict[str, object], detail: str
+) -> None:
+    with pytest.raises(UnpricedRun, match="run r1 cannot be priced") as caught:
+        build_report(_info(settings=settings), SAMPLES)
+    assert detail in caught.value.detail
+    assert isinstance(caught.value, StoreError) and isinstance(caught.value, ValueError)

@@ -145,6 +145,16 @@ def _a_run(store: Path) -> dict[str, str]:
     return {"run": _tracked_run(store)}
 
 
+def _a_run_and_a_foreign_one(store: Path) -> dict[str, str]:
+    """A tracked run, and a record another tool wrote into the store (no pricing settings)."""
+    run = _tracked_run(store)
+    with closing(SqliteStore(store)) as db:
+        info = db.get_run(run)
+        assert info is not None
+        db.create_run(replace(info, run_id="foreign", settings={"written_by": "another tool"}))
+    return {"run": run}
+
+
 def _a_run_elsewhere(store: Path) -> dict[str, str]:
     """A run in another store, to sync into `store`."""
     source = store.parent / "elsewhere.db"
@@ -235,6 +245,7 @@ FULL_RUN = ("time_resolved", "market_based", "schedule.plan", "budget.events.2",
 FULL_RUN += ("metrics.accuracy", "windows.0", "embodied.0")
 BENCH = "bench schema_model:predict --batch-sizes 1,2 --json --store {store} --idle 0.1"
 BENCH += " --min-time 0.05 --repeats 2 --warmup 1 --max-p95-ms 0.000001"  # missed: exit 1
+RUNS = ("runs.0.windows.0", "unpriced.0")
 SERVING = "--training-kgco2e 120 --params 8B --device H100"
 CASES: dict[str, Case] = {
     "run": Case("run", "run --store {store} --country FR --json -- true", present=("probes.0",)),
@@ -253,7 +264,7 @@ CASES: dict[str, Case] = {
     "export": Case(
         "export", "export --format json --samples --store {store}", _a_run, ("runs.0.samples.0",)
     ),
-    "runs": Case("runs", "runs --store {store} --json", _a_run, ("runs.0",)),
+    "runs": Case("runs", "runs --store {store} --json", _a_run_and_a_foreign_one, RUNS),
     "doctor": Case("doctor", "doctor --json", present=("sensors.0", "intensity_providers.0")),
     "doctor store": Case("doctor-store", "doctor --store {store} --json", _a_run, ("findings.0",)),
     "sync": Case("sync", "sync {source} --to {store} --json", _a_run_elsewhere, ("runs.0",)),

@@ -16,9 +16,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, replace
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from carbonlens._frozen import frozen
+from carbonlens.errors import UnpricedRun
 from carbonlens.estimate.embodied import amortised_g
 from carbonlens.intensity.timeresolved import (
     MarketBasedEmissions,
@@ -202,6 +203,12 @@ def _quality(value: Sequence[Mapping[str, Any]]) -> tuple[QualityFlag, ...]:
     return tuple(QualityFlag(**{**f, "kind": QualityKind(f["kind"])}) for f in value)
 
 
+def _market(value: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    if value and not set(value) <= {"contractual_g_per_kwh", "cfe_ratio"}:
+        raise ValueError(f"unknown market setting keys {sorted(value)}")
+    return value
+
+
 def _series(value: Mapping[str, Any] | None) -> IntensitySeries | None:
     if not value:
         return None
@@ -229,13 +236,23 @@ def build_report(
     flags (`quality_flags`, see `quality_settings`). With a series, operational
     emissions are time-resolved and the annual-average figure is kept beside them.
     A run without an end (running or interrupted) is priced up to its last sample.
+
+    Raises:
+        UnpricedRun: the run's settings are not carbonlens's (another tool's
+            record, or a damaged one).
     """
-    intensity = IntensityValue(**info.settings["intensity"])
-    pue = PueValue(**info.settings["pue"])
-    embodied = tuple(
-        EmbodiedShare(**{**e, "component": Component(e["component"])})
-        for e in info.settings.get("embodied", [])
-    )
+    try:
+        intensity = IntensityValue(**info.settings["intensity"])
+        pue = PueValue(**info.settings["pue"])
+        embodied = tuple(
+            EmbodiedShare(**{**e, "component": Component(e["component"])})
+            for e in info.settings.get("embodied", [])
+        )
+        series = _series(info.settings.get("intensity_series"))
+        market_setting = _market(info.settings.get("market"))
+        flags = _quality(info.settings.get("quality_flags", []))
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise UnpricedRun(info.run_id, f"{type(exc).__name__}: {exc}") from exc
     last_t_s = max((s.t_s for s in samples), default=0.0)
     duration_s = info.duration_s if info.duration_s is not None else last_t_s
     if info.duration_s is None:
@@ -248,8 +265,6 @@ def build_report(
     process_j = None if not totals or None in process else sum(p or 0.0 for p in process)
     factor = pue.pue_ratio
     intensity_g = intensity.intensity_g_per_kwh
-    series = _series(info.settings.get("intensity_series"))
-    market_setting = info.settings.get("market")
 
     def price(subset: Sequence[Sample], facility_j: float) -> float:
         if series is None:
@@ -299,8 +314,35 @@ def build_report(
         market=market,
         notes=tuple(notes),
         store_location=store_location,
-        quality_flags=_quality(info.settings.get("quality_flags", [])),
+        quality_flags=flags,
     )
+
+
+class StoredRuns(Protocol):
+    """What `stored_report` reads: a `Store` has these."""
+
+    def samples(self, run_id: str) -> list[Sample]: ...
+
+    def channel_sums(self, run_id: str) -> list[Sample]: ...
+
+    def windows(self, run_id: str) -> list[Window]: ...
+
+
+def stored_report(
+    store: StoredRuns, info: RunInfo, *, windows: bool = False, store_location: str = ""
+) -> RunReport:
+    """Price a stored run, reading no more of it than the figures need.
+
+    The per-channel sums (`Store.channel_sums`) give the same totals as the full
+    samples, so they are used unless the run is priced period by period against an
+    intensity series, or `windows` is asked for and the run has some: window totals
+    need the samples. Raises KeyError, TypeError or ValueError when the run's stored
+    settings cannot be priced (a foreign or damaged record), as `build_report` does.
+    """
+    kept = store.windows(info.run_id) if windows else []
+    timed = bool(info.settings.get("intensity_series"))
+    samples = store.samples(info.run_id) if timed or kept else store.channel_sums(info.run_id)
+    return build_report(info, samples, kept, store_location=store_location)
 
 
 def pricing_settings(

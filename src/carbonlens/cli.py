@@ -72,12 +72,19 @@ def runs(
     store: str | None,
     as_json: bool,
 ) -> None:
-    """List stored runs, newest first."""
-    from carbonlens.accounting import build_report
+    """List stored runs, newest first.
+
+    A run whose stored settings cannot be priced (another tool's record, or a
+    damaged one) is listed without figures, and under `unpriced` with --json.
+    """
+    from carbonlens.accounting import RunReport, stored_report
+    from carbonlens.errors import UnpricedRun
     from carbonlens.records import RunStatus
+    from carbonlens.report.json import run_info_to_dict
 
     since_at = parse_since(since) if since else None
     db = _open_store(store)
+    listed: list[RunReport | UnpricedRun] = []
     try:
         infos = db.list_runs(
             project=project,
@@ -85,18 +92,25 @@ def runs(
             status=RunStatus(status) if status else None,
             limit=limit,
         )
-        reports = [
-            build_report(i, db.samples(i.run_id), db.windows(i.run_id), store_location=db.location)
-            for i in infos
-        ]
+        for info in infos:
+            try:
+                listed.append(stored_report(db, info, windows=as_json))
+            except UnpricedRun as exc:
+                listed.append(exc)
     finally:
         db.close()
     if as_json:
-        print_json({"runs": [r.to_dict() for r in reports], "store": db.location})
+        reports = [r.to_dict() for r in listed if not isinstance(r, UnpricedRun)]
+        unpriced = [
+            {**run_info_to_dict(i), "reason": r.detail}
+            for i, r in zip(infos, listed, strict=True)
+            if isinstance(r, UnpricedRun)
+        ]
+        print_json({"runs": reports, "unpriced": unpriced, "store": db.location})
         return
     from carbonlens.report.console import print_runs
 
-    print_runs(reports, db.location)
+    print_runs(list(zip(infos, listed, strict=True)), db.location)
 
 
 @main.command()

@@ -15,6 +15,7 @@
     ├── EstimateError
     │   └── UnknownHardware         a device name that matches nothing (candidates)
     └── StoreError                  the run store cannot be opened or written
+        └── UnpricedRun             a stored run whose settings cannot be priced
 
 Every class carries structured attributes besides its message, so callers can act
 on them without parsing text.
@@ -109,6 +110,21 @@ class StoreError(CarbonLensError):
         self.path = path
 
 
+class UnpricedRun(StoreError, ValueError):
+    """A stored run whose settings cannot be priced: written by another tool, or damaged.
+
+    Also a ValueError, as the settings are bad values.
+    """
+
+    def __init__(self, run_id: str, detail: str) -> None:
+        super().__init__(
+            f"run {run_id} cannot be priced: its stored settings are not carbonlens's "
+            f"({detail}); it was written by another tool or is damaged"
+        )
+        self.run_id = run_id
+        self.detail = detail
+
+
 for _cls in (
     CarbonLensError,
     ConfigError,
@@ -120,5 +136,6 @@ for _cls in (
     EstimateError,
     UnknownHardware,
     StoreError,
+    UnpricedRun,
 ):
     _cls.__module__ = "carbonlens"

@@ -1,9 +1,9 @@
 """What the dashboard shows, shaped from a `Store`: plain data, no web code.
 
 Every figure is priced by `accounting.build_report`, the one pricing path. A
-listing prices each run from its per-channel sums (`Store.channel_sums`), which
-give the same totals as the full samples, except for a run priced period by
-period against an intensity series: such a run is priced from its samples. A run
+listing prices each run with `accounting.stored_report` (from its per-channel
+sums, or from its samples when it is priced period by period against an
+intensity series). A run
 whose stored settings cannot be priced (a foreign or damaged record) is listed
 without figures and counted as unpriced. A run still `running` (or
 `interrupted`) is partial: its figures cover the time up to its last sample.
@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from carbonlens._frozen import frozen
-from carbonlens.accounting import RunReport, build_report
+from carbonlens.accounting import RunReport, build_report, stored_report
 from carbonlens.errors import ConfigError
 from carbonlens.evaluate.leaderboard import COSTS, compare
 from carbonlens.evaluate.pareto import Ranking
@@ -231,10 +231,8 @@ def price(store: Store, info: RunInfo) -> RunReport | None:
 
 
 def _price(store: Store, info: RunInfo) -> RunReport | None:
-    timed = bool(info.settings.get("intensity_series"))
-    samples = store.samples(info.run_id) if timed else store.channel_sums(info.run_id)
     try:
-        return build_report(info, samples, store_location=store.location)
+        return stored_report(store, info, store_location=store.location)
     except (KeyError, TypeError, ValueError):
         return None
 

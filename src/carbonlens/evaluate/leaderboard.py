@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from carbonlens._frozen import frozen
-from carbonlens.accounting import build_report
+from carbonlens.accounting import stored_report
 from carbonlens.errors import ConfigError
 from carbonlens.evaluate.pareto import Point, Ranking, rank
 from carbonlens.records import RunInfo, RunStatus
@@ -82,7 +82,7 @@ def _cost(cost: Cost, info: RunInfo, store: Store, values: dict[str, float]) -> 
     if cost.name == "energy-per-prediction":
         return values.get("energy_per_prediction_j")
     try:
-        report = build_report(info, store.channel_sums(info.run_id))
+        report = stored_report(store, info)
     except (KeyError, TypeError, ValueError):  # settings that cannot be priced: no cost
         return None
     return report.facility_energy_j / J_PER_KWH if cost.name == "energy" else report.total_g

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from rich.box import SIMPLE_HEAD
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -13,6 +14,7 @@ from carbonlens.report.text import duration_text, energy_text, mass_text, qualit
 
 if TYPE_CHECKING:
     from carbonlens.accounting import RunReport
+    from carbonlens.records import RunInfo
 
 
 def _add(table: Table, *cells: str) -> None:
@@ -109,27 +111,48 @@ def print_report(report: RunReport, *, stderr: bool) -> None:
         console.print(Text.assemble(("note: ", "yellow"), note), soft_wrap=True)
 
 
-def print_runs(reports: Sequence[RunReport], location: str) -> None:
-    """One row per run, newest first."""
-    table = Table(title=f"runs in {location}", title_justify="left", header_style="bold")
-    for name in ("run", "project", "name", "started (UTC)", "duration", "status"):
-        table.add_column(name)
-    table.add_column("energy", justify="right")
-    table.add_column("CO2e", justify="right")
-    for r in reports:
-        _add(
-            table,
-            r.info.run_id[:12],
-            r.info.project,
-            r.info.name[:40],
-            r.info.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-            duration_text(r.duration_s),
-            r.info.status.value,
-            energy_text(r.facility_energy_j),
-            mass_text(r.total_g),
-        )
+def print_runs(listed: Sequence[tuple[RunInfo, RunReport | Exception]], location: str) -> None:
+    """One row per run, newest first; a run that could not be priced has no figures.
+
+    The run id is never cut; below 100 columns the name and duration are left out
+    (`carbonlens show` has them).
+    """
     console = Console()
-    console.print(table if reports else f"no runs in {location}")
+    if not listed:
+        console.print(f"no runs in {location}")
+        return
+    wide = console.width >= 100
+    table = Table(
+        title=f"runs in {location}", title_justify="left", header_style="bold", box=SIMPLE_HEAD
+    )
+    table.add_column("run", no_wrap=True)
+    table.add_column("project", overflow="fold")
+    if wide:
+        table.add_column("name", overflow="fold")
+    table.add_column("started (UTC)", min_width=10)
+    if wide:
+        table.add_column("duration", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("energy", justify="right", no_wrap=True)
+    table.add_column("CO2e", justify="right", no_wrap=True)
+    for info, priced in listed:
+        cells = [info.run_id[:12], info.project, info.name[:60]]
+        cells.append(info.started_at.strftime("%Y-%m-%d %H:%M"))
+        if isinstance(priced, Exception):
+            figures = [duration_text(info.duration_s or 0.0), "no figures", "(unpriced)"]
+        else:
+            figures = [
+                duration_text(priced.duration_s),
+                energy_text(priced.facility_energy_j),
+                mass_text(priced.total_g),
+            ]
+        cells.append(figures[0])
+        cells.append(info.status.value)
+        cells.extend(figures[1:])
+        if not wide:
+            del cells[4], cells[2]
+        _add(table, *cells)
+    console.print(table)
 
 
 def print_probes(probes: Sequence[Mapping[str, Any]]) -> None:

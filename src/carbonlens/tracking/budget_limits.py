@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from carbonlens._frozen import frozen
-from carbonlens.accounting import build_report
+from carbonlens.accounting import stored_report
 from carbonlens.config import Settings
 from carbonlens.errors import ConfigError
 from carbonlens.store.base import Budget, BudgetKind, BudgetPeriod, Store
@@ -174,8 +174,8 @@ def project_spend(
 ) -> Spend:
     """What the project's runs started in the period spent (every status counts).
 
-    Each run is priced from its per-channel sums (`Store.channel_sums`) with the
-    intensity and PUE stored with it; a run whose settings cannot be priced is
+    Each run is priced by `accounting.stored_report` with the intensity and PUE
+    stored with it; a run whose settings cannot be priced is
     counted in `unpriced` and left out.
     """
     energy_j = emissions_g = 0.0
@@ -184,7 +184,7 @@ def project_spend(
         if info.run_id == exclude_run_id:
             continue
         try:
-            report = build_report(info, store.channel_sums(info.run_id))
+            report = stored_report(store, info)
         except (KeyError, TypeError, ValueError):
             unpriced += 1
             continue
