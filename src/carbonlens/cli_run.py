@@ -46,6 +46,15 @@ def _terminal_signals_child() -> bool:
         os.close(tty)
 
 
+def _not_found(program: str) -> bool:
+    """Whether `program` names no file: a path that does not exist, or a name on no
+    PATH directory (exit 127, before any run starts). One that exists but cannot be
+    executed (no x bit, a directory) fails to start instead: 126, as in a shell."""
+    if os.path.dirname(program):
+        return not os.path.exists(program)
+    return shutil.which(program, mode=os.F_OK) is None
+
+
 def _plan(
     settings: Settings,
     deadline: str,
@@ -150,7 +159,7 @@ def run_command(
     from carbonlens.tracking.budget_limits import parse_run_budgets
     from carbonlens.tracking.tracker import Tracker
 
-    if shutil.which(command[0]) is None:
+    if _not_found(command[0]):
         fail(f"command not found: {command[0]}", EXIT_NOT_FOUND)
     budget_kw: dict[str, Any] = parse_run_budgets(budgets)
     if budget_kw:
@@ -187,7 +196,10 @@ def run_command(
         child = subprocess.Popen(command)
     except OSError as exc:
         tracker.stop(RunStatus.FAILED)
-        fail(f"cannot run {command[0]}: {exc.strerror}", EXIT_NOT_EXECUTABLE)
+        hint = ""
+        if isinstance(exc, PermissionError):
+            hint = " (it must be an executable file: `chmod +x` it, or run it with its interpreter)"
+        fail(f"cannot run {command[0]}: {exc.strerror}{hint}", EXIT_NOT_EXECUTABLE)
     tracker.on_budget_exceeded(lambda _exc: terminate_child(child, tracker.settings.budget_grace_s))
     forwarded: list[int] = []
 

@@ -84,6 +84,13 @@ def test_other_urls_are_refused_without_showing_the_password(tmp_path: Path) -> 
     assert "s3cret" not in str(caught.value) + caught.value.path
 
 
+@pytest.mark.parametrize("url", ["sqlite:///", "sqlite://runs.db"])
+def test_sqlite_url_without_a_file_says_how_to_write_it(tmp_path: Path, url: str) -> None:
+    with pytest.raises(StoreError, match="names no file: write sqlite:///relative") as caught:
+        open_store(url, fallback_dir=tmp_path)
+    assert "unsupported" not in str(caught.value)
+
+
 def test_corrupt_database_falls_back_to_jsonl_and_is_left_alone(tmp_path: Path) -> None:
     db = tmp_path / "runs.db"
     db.write_bytes(b"junk" * 1000)

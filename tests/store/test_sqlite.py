@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from carbonlens.errors import StoreError
@@ -233,14 +234,30 @@ def test_running_run_of_a_dead_local_process_is_interrupted(store: Store) -> Non
     assert [r.run_id for r in store.list_runs(status=RunStatus.RUNNING)] == ["alive"]
 
 
-def test_reused_pid_does_not_keep_a_run_alive(store: Store) -> None:
-    # This process is alive but started after the run: the pid was reused.
+def test_reused_pid_does_not_keep_a_run_alive(kind: str, target: str | Path) -> None:
+    # This process is alive but started after the run last wrote: the pid was reused.
     old = datetime(2000, 1, 1, tzinfo=UTC)
-    store.create_run(run_info("old", host=HOST, pid=os.getpid(), started_at=old))
+    with closing(open_any(kind, target, clock=Clock(old))) as store:
+        store.create_run(run_info("old", host=HOST, pid=os.getpid(), started_at=old))
 
-    got = store.get_run("old")
+        got = store.get_run("old")
 
     assert got is not None and got.status is RunStatus.INTERRUPTED
+
+
+def test_wall_clock_stepped_forward_does_not_interrupt_a_live_run(store: Store) -> None:
+    # The run started 0.5 s after this process, then the wall clock jumped an hour
+    # ahead: this process's start time, computed from the clock now, reads an hour
+    # after `started_at`, and so does the heartbeat of the run's next write.
+    created = datetime.fromtimestamp(psutil.Process().create_time(), UTC)
+    started_at = created + timedelta(seconds=0.5) - timedelta(hours=1)
+    store.create_run(run_info("live", host=HOST, pid=os.getpid(), started_at=started_at))
+    store.append_samples("live", [Sample(CPU, 1.0, 1.0, 3.0)])
+
+    got = store.get_run("live")
+
+    assert got is not None and got.status is RunStatus.RUNNING
+    assert [r.run_id for r in store.list_runs(status=RunStatus.RUNNING)] == ["live"]
 
 
 def test_remote_run_is_interrupted_after_stale_heartbeat_and_revived_by_a_write(
@@ -468,6 +485,13 @@ def test_path_under_a_regular_file_raises(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="cannot open run store") as caught:
         SqliteStore(tmp_path / "file" / "runs.db")
     assert caught.value.path == str(tmp_path / "file" / "runs.db")
+
+
+def test_directory_as_store_path_says_so(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="is a directory") as caught:
+        SqliteStore(tmp_path)
+    assert str(tmp_path / "runs.db") in str(caught.value)  # what to give instead
+    assert "must be writable" not in str(caught.value)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")

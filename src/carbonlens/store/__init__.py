@@ -244,6 +244,13 @@ def store_path(path_or_url: str | Path) -> Path:
         return Path(path_or_url).expanduser()
     if scheme == "sqlite" and rest.startswith("/") and len(rest) > 1:
         return Path(rest[1:])
+    if scheme == "sqlite":
+        raise StoreError(
+            f"the store URL {mask_url(path_or_url)} names no file: write "
+            "sqlite:///relative/runs.db or sqlite:////absolute/runs.db (three slashes, "
+            "then the path), or give the path itself",
+            path=mask_url(path_or_url),
+        )
     if is_database_url(path_or_url):
         raise StoreError(
             f"{mask_url(path_or_url)} is a database server, not a file",

@@ -5,12 +5,22 @@ when:
 
 * it was recorded on this host (`RunInfo.host == this_host()`) with a
   positive pid, and that process no longer exists, is a zombie, or is a newer
-  process reusing the pid (it started after the run's `started_at`, give or take
-  one second of clock granularity); or
+  process reusing the pid (it started after the run's last heartbeat, give or
+  take one second of clock granularity: the run's process died after its last
+  write, and a pid is reused only after that); or
 * it was recorded on another host (or with no pid), and its last heartbeat (the
   last `append_samples`, else the run's creation) is older than `stale_after_s`.
 
 A run that writes samples again after being marked is revived to `running`.
+
+Why the last heartbeat and not `started_at`: a process's start time is known
+only as wall-clock time computed now (boot time + ticks since boot), so a wall
+clock stepped forward by D after the run started (NTP, a resumed VM) moves it D
+later, past `started_at`, and a live run would read as a reused pid for the rest
+of its life. Its heartbeats after the step carry the same D, so the live process
+still started before its last heartbeat; only in the one interval between the
+step and the next write can a step longer than the process's age mislead (the
+run is then revived by that write).
 
 The pid check uses psutil rather than `os.kill(pid, 0)`: on Windows `os.kill`
 terminates the process instead of probing it, and psutil also tells the zombie
@@ -63,14 +73,14 @@ def is_abandoned(
     Returns:
         True if the run should be reported as interrupted.
     """
-    if host == this_host() and pid > 0:
-        return not _process_alive(pid, started_at)
     last_seen = heartbeat_at if heartbeat_at is not None else started_at
+    if host == this_host() and pid > 0:
+        return not _process_alive(pid, last_seen)
     return (now - last_seen).total_seconds() > stale_after_s
 
 
-def _process_alive(pid: int, started_at: datetime) -> bool:
-    """Whether `pid` is a live process that already existed when the run started."""
+def _process_alive(pid: int, last_seen: datetime) -> bool:
+    """Whether `pid` is a live process that already existed when the run last wrote."""
     import psutil  # lazy: only needed when a running run is inspected
 
     try:
@@ -83,4 +93,4 @@ def _process_alive(pid: int, started_at: datetime) -> bool:
         return False
     except psutil.AccessDenied:
         return True
-    return created_s <= started_at.timestamp() + _PID_REUSE_TOLERANCE_S
+    return created_s <= last_seen.timestamp() + _PID_REUSE_TOLERANCE_S

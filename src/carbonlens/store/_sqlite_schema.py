@@ -45,7 +45,7 @@ def connect(path: Path, busy_timeout_s: float = BUSY_TIMEOUT_S) -> sqlite3.Conne
             path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
         )
     except (OSError, sqlite3.Error) as exc:
-        message = f"cannot open run store {path}: {exc}{_hint(exc)}"
+        message = f"cannot open run store {path}: {exc}{_hint(path, exc)}"
         raise StoreError(message, path=str(path)) from exc
     conn.row_factory = sqlite3.Row
     try:
@@ -61,7 +61,7 @@ def connect(path: Path, busy_timeout_s: float = BUSY_TIMEOUT_S) -> sqlite3.Conne
                 "move it away, or choose another store path"
             )
         else:
-            message = f"cannot open run store {path}: {exc}{_hint(exc)}"
+            message = f"cannot open run store {path}: {exc}{_hint(path, exc)}"
         raise StoreError(message, path=str(path)) from exc
     except BaseException:
         conn.close()
@@ -85,7 +85,9 @@ def _use_wal(conn: sqlite3.Connection, busy_timeout_s: float) -> None:
             time.sleep(0.01)
 
 
-def _hint(exc: Exception) -> str:
+def _hint(path: Path, exc: Exception) -> str:
+    if path.is_dir():
+        return f" ({path} is a directory: give the store's file, e.g. {path / 'runs.db'})"
     if "unable to open" in str(exc):
         return " (the file and its directory must be writable: SQLite keeps -wal/-shm files there)"
     return ""
