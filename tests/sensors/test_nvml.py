@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from carbonlens.errors import ConfigError, SensorReadError, SensorUnavailable
-from carbonlens.records import Component, Method
+from carbonlens.records import Component, Method, Reading
 from carbonlens.sensors.base import Host
 from carbonlens.sensors.nvml import (
     INSTALL_HINT,
@@ -200,17 +200,28 @@ def test_read_failure_is_a_read_error_with_vendor_code() -> None:
     gpu = FakeGpu(energy_mj=[100, 200, NvmlError(15, "GPU is lost")])
     sensor = NvmlSensor.open(Host(env={}), lib=FakeNvml([gpu]))
     sensor.read(0.0)
-    with pytest.raises(SensorReadError) as info:
-        sensor.read(1.0)
-    assert (info.value.vendor_code, info.value.device, info.value.sensor) == (15, "gpu0", "nvml")
+    [error] = sensor.read(1.0)
+    assert isinstance(error, SensorReadError)
+    assert (error.vendor_code, error.device, error.sensor) == (15, "gpu0", "nvml")
+
+
+def test_a_lost_gpu_fails_alone_and_the_others_are_still_read() -> None:
+    lost = NvmlError(15, "GPU is lost")  # NVML_ERROR_GPU_IS_LOST stays until a reset
+    healthy = FakeGpu(energy_mj=[1_000, 2_000, 3_500, 6_000])
+    sensor = NvmlSensor.open(Host(env={}), lib=FakeNvml([healthy, FakeGpu(energy_mj=[0, lost])]))
+    # open reads the baselines (1000 and 0 mJ); then gpu0 reads 2000, 3500, 6000 mJ
+    for t_s, gpu0_j in ((1.0, 1.0), (2.0, 2.5), (3.0, 5.0)):
+        gpu0, gpu1 = sensor.read(t_s)
+        assert isinstance(gpu0, Reading) and gpu0.energy_j == pytest.approx(gpu0_j)
+        assert isinstance(gpu1, SensorReadError) and (gpu1.device, gpu1.vendor_code) == ("gpu1", 15)
 
 
 def test_counter_going_backwards_is_a_gap_then_counting_resumes() -> None:
     gpu = FakeGpu(energy_mj=[1_000, 3_000, 500, 1_500])  # driver reload between reads 1 and 2
     sensor = NvmlSensor.open(Host(env={}), lib=FakeNvml([gpu]))
     assert sensor.read(0.0)[0].energy_j == pytest.approx(2.0)
-    with pytest.raises(SensorReadError, match="backwards"):
-        sensor.read(1.0)
+    [error] = sensor.read(1.0)
+    assert isinstance(error, SensorReadError) and "backwards" in error.detail
     assert sensor.read(2.0)[0].energy_j == pytest.approx(3.0)  # 2 J + (1500 - 500) mJ
 
 

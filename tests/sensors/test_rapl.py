@@ -164,6 +164,20 @@ def test_zone_options_are_validated(tree: PowercapTree) -> None:
     assert [c.device for c in dram_only.channels()] == ["dram-0", "dram-1"]
 
 
+def test_zones_left_out_by_the_options_are_not_said_to_be_inside_psys(
+    tree: PowercapTree,
+) -> None:
+    two_socket_server(tree)
+    package_only = RaplSensor.open(host_of(tree), zones=("package",))
+    skipped = package_only.assumptions()["skipped_zones"]
+    # psys is not counted here, so "inside psys, which is counted instead" would be false
+    assert skipped["intel-rapl:0:0"] == "dram: not counted, zones=('package',) leaves out dram"
+    assert "zones=('psys',)" in skipped["intel-rapl:2"]  # psys itself keeps its advice
+    dram_only = RaplSensor.open(host_of(tree), zones=("dram",))
+    skipped = dram_only.assumptions()["skipped_zones"]
+    assert skipped["intel-rapl:1"] == "package-1: not counted, zones=('dram',) leaves out package"
+
+
 def test_wraparound_is_added_not_lost(tree: PowercapTree) -> None:
     tree.zone("0", "package-0", energy_uj=999_000_000, max_energy_range_uj=1_000_000_000)
     sensor = RaplSensor.open(host_of(tree))
@@ -211,6 +225,29 @@ def test_permission_denied_is_explained_with_the_fix(
     with pytest.raises(SensorPermissionError) as caught:
         RaplSensor.open(host_of(tree))
     assert (caught.value.path, caught.value.hint) == (str(energy_file), probe.hint)
+
+
+def test_unreadable_max_energy_range_hint_names_that_file(
+    tree: PowercapTree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Some distribution kernels make max_energy_range_uj root-only too: once energy_uj
+    # is readable, the hint must give the chmod for the file that still fails, not
+    # repeat the energy_uj command the user already ran.
+    tree.zone("0", "package-0", energy_uj=0)
+    real_read = rapl._read_uj
+
+    def range_root_only(path: Path) -> int:
+        if path.name == "max_energy_range_uj":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_read(path)
+
+    monkeypatch.setattr(rapl, "_read_uj", range_root_only)
+    with pytest.raises(SensorPermissionError) as caught:
+        RaplSensor.open(host_of(tree))
+    assert caught.value.path == str(tree.root / "intel-rapl:0" / "max_energy_range_uj")
+    hint = caught.value.hint
+    assert f"sudo chmod o+r {tree.root}/intel-rapl:*/max_energy_range_uj" in hint
+    assert "*/energy_uj" not in hint and hint.startswith("max_energy_range_uj is root-only")
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="chmod 000 does not stop root")
@@ -281,12 +318,12 @@ def test_read_errors_become_sensor_read_errors_without_losing_energy(
     zone_dir = tree.zone("0", "package-0", energy_uj=0)
     sensor = RaplSensor.open(host_of(tree))
     (zone_dir / "energy_uj").unlink()
-    with pytest.raises(SensorReadError) as caught:
-        sensor.read(t_s=1.0)
-    assert (caught.value.sensor, caught.value.device) == ("rapl", "package-0")
+    [error] = sensor.read(t_s=1.0)
+    assert isinstance(error, SensorReadError)
+    assert (error.sensor, error.device) == ("rapl", "package-0")
     (zone_dir / "energy_uj").write_text("garbage\n")
-    with pytest.raises(SensorReadError):
-        sensor.read(t_s=2.0)
+    [error] = sensor.read(t_s=2.0)
+    assert isinstance(error, SensorReadError)
     tree.set_energy("0", 7_000_000)
     assert by_device(sensor.read(t_s=3.0)) == {"package-0": pytest.approx(7.0)}
 
@@ -295,8 +332,8 @@ def test_counter_above_its_range_is_a_read_error(tree: PowercapTree) -> None:
     tree.zone("0", "package-0", energy_uj=10, max_energy_range_uj=1_000)
     sensor = RaplSensor.open(host_of(tree))
     tree.set_energy("0", 5_000)
-    with pytest.raises(SensorReadError, match="range"):
-        sensor.read(t_s=1.0)
+    [error] = sensor.read(t_s=1.0)
+    assert isinstance(error, SensorReadError) and "range" in error.detail
 
 
 def test_counter_above_its_range_at_open_is_unavailable(tree: PowercapTree) -> None:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 
 from carbonlens.records import Channel, Component, Method, Sample
+from carbonlens.sensors._nvml_lib import NvmlError
+from carbonlens.sensors.base import Host
+from carbonlens.sensors.nvml import NvmlSensor
 from carbonlens.testing.fakes import FakeClock, FakeSensor, FakeShares
+from carbonlens.testing.nvml import FakeGpu, FakeNvml
 from carbonlens.tracking.sampler import Sampler
 
 CPU = Channel("fake", Component.CPU, "package-0", Method.MEASURED)
@@ -119,3 +123,31 @@ def test_tick_without_elapsed_time_keeps_the_baseline() -> None:
     sampler.tick()
     # 9 J since the baseline at 0 J, none lost
     assert [s.energy_j for s in sink] == [9.0]
+
+
+def test_a_lost_gpu_leaves_a_gap_on_its_own_channel_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    lost = NvmlError(15, "GPU is lost")  # NVML_ERROR_GPU_IS_LOST: every later call fails
+    # open and the first tick take the baselines (0 mJ); then 300 J a second on gpu0
+    gpu0 = FakeGpu(energy_mj=[0, 0, 300_000, 600_000, 900_000])
+    gpu1 = FakeGpu(energy_mj=[0, 0, 250_000, lost])
+    sensor = NvmlSensor.open(Host(env={}), lib=FakeNvml([gpu0, gpu1]))
+    clock = FakeClock()
+    sink: list[Sample] = []
+    sampler = Sampler([sensor], clock, sink.extend, interval_s=1.0)
+    for _ in range(3):
+        clock.advance(1.0)
+        sampler.tick()
+    clock.advance(1.0)
+    sampler.stop()
+    by_gpu = {d: [s.energy_j for s in sink if s.channel.device == d] for d in ("gpu0", "gpu1")}
+    # gpu0 goes on, 300 J a second; gpu1 gave its first second (250 J) and then nothing
+    assert by_gpu == {"gpu0": [300.0, 300.0, 300.0], "gpu1": [250.0]}
+    flags = {(f.channel, f.kind.value): f.count for f in sampler.quality_flags}
+    assert flags == {("nvml/gpu/gpu1", "read_error"): 2, ("nvml/gpu/gpu1", "gap"): 1}
+    assert sampler.read_errors == {"nvml": 2}
+    warnings = [r.getMessage() for r in caplog.records if "gpu1" in r.getMessage()]
+    assert warnings == [
+        "carbonlens: sensor nvml failed on gpu1 (GPU is lost); that channel has a gap"
+    ]

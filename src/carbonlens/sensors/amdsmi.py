@@ -26,7 +26,7 @@ from carbonlens._frozen import frozen
 from carbonlens.errors import ConfigError, SensorReadError, SensorUnavailable
 from carbonlens.records import Channel, Component, Method, Reading
 from carbonlens.sensors._precheck import AMDSMI_INSTALL_HINT as INSTALL_HINT
-from carbonlens.sensors.base import Host, Probe
+from carbonlens.sensors.base import Host, Probe, ReadItem
 
 _log = logging.getLogger(__name__)
 
@@ -290,24 +290,31 @@ class AmdSmiSensor:
         """One channel per visible GPU ("gpu0", ...)."""
         return [g.channel for g in self._gpus]
 
-    def read(self, t_s: float, pids: frozenset[int] = frozenset()) -> list[Reading]:
+    def read(self, t_s: float, pids: frozenset[int] = frozenset()) -> list[ReadItem]:
         """Read every GPU at sampler time `t_s` (s); `pids` is not used (no attribution).
 
-        Raises:
-            SensorReadError: an amdsmi call failed (`vendor_code` is its status) or an
-                accumulator went backwards; the next read resumes from the new value.
+        Returns:
+            One item per GPU: its `Reading`, or for a GPU that failed a
+            `SensorReadError` (an amdsmi call failed, `vendor_code` being its status,
+            or an accumulator went backwards: the next read resumes from the new
+            value). The other GPUs are read all the same.
         """
-        readings: list[Reading] = []
+        items: list[ReadItem] = []
         for gpu in self._gpus:
             try:
-                if gpu.channel.method is Method.MEASURED:
-                    energy_j = self._advance(gpu, self._lib.energy_count(gpu.index))
-                    readings.append(Reading(gpu.channel, t_s, energy_j, None))
-                else:
-                    readings.append(Reading(gpu.channel, t_s, None, self._lib.power_w(gpu.index)))
-            except AmdSmiError as exc:
-                raise SensorReadError(self.name, gpu.channel.device, str(exc), exc.code) from exc
-        return readings
+                items.append(self._read_gpu(gpu, t_s))
+            except SensorReadError as exc:
+                items.append(exc)
+        return items
+
+    def _read_gpu(self, gpu: _Gpu, t_s: float) -> Reading:
+        try:
+            if gpu.channel.method is Method.MEASURED:
+                energy_j = self._advance(gpu, self._lib.energy_count(gpu.index))
+                return Reading(gpu.channel, t_s, energy_j, None)
+            return Reading(gpu.channel, t_s, None, self._lib.power_w(gpu.index))
+        except AmdSmiError as exc:
+            raise SensorReadError(self.name, gpu.channel.device, str(exc), exc.code) from exc
 
     def _advance(self, gpu: _Gpu, count: EnergyCount) -> float:
         if count.counter < gpu.last_count:

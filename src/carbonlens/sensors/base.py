@@ -13,7 +13,11 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self
 
 from carbonlens._frozen import frozen
+from carbonlens.errors import SensorReadError
 from carbonlens.records import Channel, Component, Method, Reading
+
+ReadItem = Reading | SensorReadError
+"""What `Sensor.read` gives per channel: the reading, or why that device failed."""
 
 
 def _environ() -> dict[str, str]:
@@ -43,9 +47,12 @@ class Sensor(Protocol):
     """One hardware (or model) back-end.
 
     `probe` never raises and has no side effects; `open` raises
-    `SensorUnavailable` with a reason; `read` raises `SensorReadError`.
-    `read` is given the sampler's monotonic time and the process ids of the
-    tracked process tree (for sensors that can attribute per process).
+    `SensorUnavailable` with a reason. `read` returns one item per channel: its
+    `Reading`, or the `SensorReadError` of a device that failed while the others
+    were read (one lost GPU leaves a gap on its own channel only); it raises
+    `SensorReadError` when nothing could be read. `read` is given the sampler's
+    monotonic time and the process ids of the tracked process tree (for sensors
+    that can attribute per process).
     `assumptions` lists the constants and sources a modelled figure rests on
     (empty for measured sensors), as JSON-compatible values.
     """
@@ -62,7 +69,7 @@ class Sensor(Protocol):
 
     def channels(self) -> Sequence[Channel]: ...
 
-    def read(self, t_s: float, pids: frozenset[int] = frozenset()) -> list[Reading]: ...
+    def read(self, t_s: float, pids: frozenset[int] = frozenset()) -> Sequence[ReadItem]: ...
 
     def assumptions(self) -> dict[str, Any]: ...
 

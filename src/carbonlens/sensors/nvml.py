@@ -8,7 +8,8 @@ whatever `CUDA_VISIBLE_DEVICES` renumbers them to inside CUDA.
 
 `pynvml` is imported only when `PynvmlLib` is built, never when this module is imported.
 Every NVML failure crosses the protocol as `NvmlError(code)`; the sensor turns it into
-`SensorUnavailable` while opening and `SensorReadError(vendor_code=code)` while reading.
+`SensorUnavailable` while opening and, while reading, a `SensorReadError(vendor_code=code)`
+in place of that GPU's reading (the other GPUs are still read).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from carbonlens.sensors._precheck import (
     NO_NVIDIA_DRIVER_HINT,
     nvidia_driver_present,
 )
-from carbonlens.sensors.base import Host, Probe
+from carbonlens.sensors.base import Host, Probe, ReadItem
 
 __all__ = [
     "INSTALL_HINT",
@@ -218,32 +219,37 @@ class NvmlSensor:
         """One channel per visible GPU, named by physical NVML index ("gpu0", ...)."""
         return [g.channel for g in self._gpus]
 
-    def read(self, t_s: float, pids: frozenset[int] = frozenset()) -> list[Reading]:
+    def read(self, t_s: float, pids: frozenset[int] = frozenset()) -> list[ReadItem]:
         """Read every GPU at sampler time `t_s` (s).
 
         Returns:
-            One `Reading` per GPU: MEASURED channels carry `energy_j` (J since open),
-            SAMPLED ones `power_w` (W). `share_ratio` is set as described on the class.
-
-        Raises:
-            SensorReadError: an NVML call failed (`vendor_code` is NVML's code) or an energy
-                counter went backwards (driver reload or GPU reset); the next read goes on
-                from the new counter value.
+            One item per GPU. A `Reading`: MEASURED channels carry `energy_j` (J since
+            open), SAMPLED ones `power_w` (W); `share_ratio` is set as described on the
+            class. Or, for a GPU that failed, a `SensorReadError`: an NVML call failed
+            (`vendor_code` is NVML's code) or its energy counter went backwards (driver
+            reload or GPU reset; the next read goes on from the new counter value). The
+            other GPUs are read all the same.
         """
-        readings: list[Reading] = []
+        items: list[ReadItem] = []
         for gpu in self._gpus:
-            energy_j: float | None = None
-            power_w: float | None = None
             try:
-                if gpu.channel.method is Method.MEASURED:
-                    energy_j = self._advance(gpu, self._lib.total_energy_mj(gpu.index))
-                else:
-                    power_w = self._lib.power_mw(gpu.index) / 1000.0
-            except NvmlError as exc:
-                raise SensorReadError(self.name, gpu.channel.device, str(exc), exc.code) from exc
-            share = self._share(gpu, pids) if pids and gpu.util_ok else None
-            readings.append(Reading(gpu.channel, t_s, energy_j, power_w, share))
-        return readings
+                items.append(self._read_gpu(gpu, t_s, pids))
+            except SensorReadError as exc:
+                items.append(exc)
+        return items
+
+    def _read_gpu(self, gpu: _Gpu, t_s: float, pids: frozenset[int]) -> Reading:
+        energy_j: float | None = None
+        power_w: float | None = None
+        try:
+            if gpu.channel.method is Method.MEASURED:
+                energy_j = self._advance(gpu, self._lib.total_energy_mj(gpu.index))
+            else:
+                power_w = self._lib.power_mw(gpu.index) / 1000.0
+        except NvmlError as exc:
+            raise SensorReadError(self.name, gpu.channel.device, str(exc), exc.code) from exc
+        share = self._share(gpu, pids) if pids and gpu.util_ok else None
+        return Reading(gpu.channel, t_s, energy_j, power_w, share)
 
     def _advance(self, gpu: _Gpu, raw_mj: int) -> float:
         if raw_mj < gpu.last_mj:

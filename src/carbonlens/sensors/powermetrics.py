@@ -32,7 +32,7 @@ from carbonlens._frozen import frozen
 from carbonlens.errors import ConfigError, SensorReadError, SensorUnavailable
 from carbonlens.records import Channel, Component, Method, Reading
 from carbonlens.sensors._precheck import not_macos
-from carbonlens.sensors.base import Host, Probe
+from carbonlens.sensors.base import Host, Probe, ReadItem
 
 Runner = Callable[[Sequence[str], float], str]
 """Runs argv with a timeout in s and returns stdout; raises OSError or SubprocessError."""
@@ -228,11 +228,12 @@ class PowermetricsSensor:
         """One channel per rail this Mac prints ("cpu", "gpu", "ane", and "dram" if any)."""
         return list(self._channels)
 
-    def read(self, t_s: float, pids: frozenset[int] = frozenset()) -> list[Reading]:
-        """Run powermetrics once (blocks `sample_ms`) and return each rail's mean power in W.
+    def read(self, t_s: float, pids: frozenset[int] = frozenset()) -> list[ReadItem]:
+        """Run powermetrics once (blocks `sample_ms`) and return each rail's mean power in W;
+        a rail missing from the output gives a `SensorReadError` in its place.
 
         Raises:
-            SensorReadError: powermetrics failed, printed nothing parseable, or lacked a rail.
+            SensorReadError: powermetrics failed or printed nothing parseable.
         """
         import subprocess  # lazy: only reached on a Mac
 
@@ -240,12 +241,12 @@ class PowermetricsSensor:
             sample = _sample(self._argv, self._runner, self._sample_ms)
         except (OSError, subprocess.SubprocessError, ValueError) as exc:
             raise SensorReadError(self.name, "all", _describe(exc)) from exc
-        readings: list[Reading] = []
-        for channel in self._channels:
-            if channel.device not in sample.rails_w:
-                raise SensorReadError(self.name, channel.device, "rail missing from output")
-            readings.append(Reading(channel, t_s, None, sample.rails_w[channel.device]))
-        return readings
+        return [
+            Reading(channel, t_s, None, sample.rails_w[channel.device])
+            if channel.device in sample.rails_w
+            else SensorReadError(self.name, channel.device, "rail missing from output")
+            for channel in self._channels
+        ]
 
     def assumptions(self) -> dict[str, Any]:
         """Sampling window, what each rail covers, and the Mac's model and OS build."""

@@ -39,7 +39,7 @@ from carbonlens.errors import (
 from carbonlens.records import Channel, Component, Method, Reading
 from carbonlens.sensors._counter import counter_delta
 from carbonlens.sensors._precheck import NO_POWERCAP_HINT, no_rapl_zones, powercap_unlistable
-from carbonlens.sensors.base import Host, Probe
+from carbonlens.sensors.base import Host, Probe, ReadItem
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +169,15 @@ def _classify(
     return f"{name}: inside {parent or 'its parent zone'}, which already counts it"
 
 
+def _not_selected(name: str, kind: str, kinds: Sequence[str]) -> str:
+    """Why a zone of `kind` is not counted when the options select only `kinds`."""
+    if kind == "psys":
+        return f"{name}: contains the packages and DRAM; count it instead with zones=('psys',)"
+    if "psys" in kinds:
+        return f"{name}: inside psys, which is counted instead"
+    return f"{name}: not counted, zones={tuple(kinds)!r} leaves out {kind}"
+
+
 def _find_zones(root: Path, kinds: Sequence[str]) -> _Found:
     """Select the zones of `kinds` under `root` (``<sysfs>/class/powercap``); never raises."""
     found = _Found()
@@ -207,11 +216,7 @@ def _find_zones(root: Path, kinds: Sequence[str]) -> _Found:
                 found.skipped[entry] = f"{name}: no energy_uj counter"
                 continue
             if kind not in kinds:
-                found.skipped[entry] = (
-                    f"{name}: contains the packages and DRAM; count it instead with zones=('psys',)"
-                    if kind == "psys"
-                    else f"{name}: inside psys, which is counted instead"
-                )
+                found.skipped[entry] = _not_selected(name, kind, kinds)
                 continue
             earlier = taken.get((kind, device))
             if earlier is not None and earlier.startswith(f"{ctype}:"):
@@ -229,12 +234,19 @@ def _find_zones(root: Path, kinds: Sequence[str]) -> _Found:
     return found
 
 
-def _permission_hint(root: Path, control_type: str) -> str:
-    return (
+def _permission_hint(root: Path, control_type: str, filename: str = "energy_uj") -> str:
+    """The fix for an unreadable counter file `filename` (``energy_uj`` or
+    ``max_energy_range_uj``, which some distribution backports restrict too)."""
+    why = (
         "energy_uj is root-only since the CVE-2020-8694 (PLATYPUS) fix of Linux 5.10 "
         "and its stable backports. "
+        if filename == "energy_uj"
+        else f"{filename} is root-only on this kernel (some backports of the "
+        "CVE-2020-8694 fix restrict it as well as energy_uj). "
+    )
+    return why + (
         "Run as root, or let other users read it until the next reboot with "
-        f"`sudo chmod o+r {root}/{control_type}:*/energy_uj` (this re-opens the side "
+        f"`sudo chmod o+r {root}/{control_type}:*/{filename}` (this re-opens the side "
         "channel to local users); a udev rule or systemd-tmpfiles entry makes it "
         "permanent, see docs/permissions.md"
     )
@@ -311,7 +323,7 @@ class RaplSensor:
                 values.append(_read_uj(path))
             except PermissionError as exc:
                 raise SensorPermissionError(
-                    cls.name, str(path), _permission_hint(root, zone.control_type)
+                    cls.name, str(path), _permission_hint(root, zone.control_type, path.name)
                 ) from exc
             except (OSError, ValueError) as exc:
                 raise SensorUnavailable(cls.name, f"cannot read {path}: {exc}") from exc
@@ -339,24 +351,25 @@ class RaplSensor:
         """The counted zones' channels, packages first, in socket order."""
         return self._channels
 
-    def read(self, t_s: float, pids: frozenset[int] = frozenset()) -> list[Reading]:
+    def read(self, t_s: float, pids: frozenset[int] = frozenset()) -> list[ReadItem]:
         """Energy of every channel since `open`, in joules, stamped with `t_s`.
 
         `pids` is ignored: RAPL counts the whole socket, not processes.
 
-        Raises:
-            SensorReadError: A counter could not be read or lies outside its range.
-                Counters read before the failure keep their progress, so no energy
-                is lost: the next successful read includes it.
+        A counter that could not be read or lies outside its range gives a
+        `SensorReadError` in place of its reading; the other counters are read all
+        the same, and the failed one keeps its progress, so no energy is lost: its
+        next successful read includes it.
         """
-        readings: list[Reading] = []
+        readings: list[ReadItem] = []
         for counter in self._counters:
             try:
                 now_uj = _read_uj(counter.energy_file)
                 delta_uj = counter_delta(now_uj, counter.last_uj, counter.max_uj)
             except (OSError, ValueError) as exc:
                 detail = f"{counter.energy_file}: {exc}"
-                raise SensorReadError(self.name, counter.channel.device, detail) from exc
+                readings.append(SensorReadError(self.name, counter.channel.device, detail))
+                continue
             counter.total_uj += delta_uj
             counter.last_uj = now_uj
             energy_j = counter.total_uj / UJ_PER_J

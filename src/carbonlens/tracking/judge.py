@@ -5,7 +5,8 @@ channel's checks (`tracking.quality`): impossible values are dropped or flagged,
 a possible spike is held until the next reading decides it, and each accepted
 interval becomes a `Sample` (with the process's share from attribution where
 one applies). Failed, overdue and skipped reads leave a gap on every channel of
-their sensor. Every problem is counted in the quality log, with one warning per
+their sensor; a device that failed while the others were read leaves a gap on its
+own channel. Every problem is counted in the quality log, with one warning per
 sensor and kind; the samples go to the sink in one batch per tick. Not
 thread-safe: the sampler calls it under its lock.
 """
@@ -16,7 +17,9 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Final
 
+from carbonlens.errors import SensorReadError
 from carbonlens.records import Channel, Component, QualityFlag, QualityKind, Reading, Sample
+from carbonlens.sensors.base import ReadItem
 from carbonlens.tracking.attribution import Shares
 from carbonlens.tracking.quality import ChannelCheck, Event, QualityLog, Verdict, interval_j
 
@@ -33,9 +36,10 @@ _FAILED_READS: Final = frozenset(
 )
 """Problems counted in `read_errors` (a reading lost, left as a gap)."""
 
-Outcome = list[Reading] | Exception | QualityKind | None
-"""A read's readings, its error, READ_TIMEOUT (it overran), GAP (sensor skipped while
-hung), or None (the loop thread was retired during the read)."""
+Outcome = Sequence[ReadItem] | Exception | QualityKind | None
+"""A read's items (a reading, or the error of one device, per channel), its error,
+READ_TIMEOUT (it overran), GAP (sensor skipped while hung), or None (the loop thread
+was retired during the read)."""
 
 SampleSink = Callable[[list[Sample]], None]
 
@@ -152,14 +156,30 @@ class ReadingJudge:
                 name, name, Event(QualityKind.READ_ERROR, t_s, t_s), detail, type(outcome).__name__
             )
             self._missing(index)
-        elif isinstance(outcome, list):
-            for reading in outcome:
-                channel = reading.channel
+        elif outcome is not None and not isinstance(outcome, QualityKind):
+            for item in outcome:
+                if isinstance(item, SensorReadError):
+                    self._device_failed(index, t_s, item)
+                    continue
+                channel = item.channel
                 check = self._checks.get(channel)
                 if check is None:
                     check = self._checks[channel] = ChannelCheck()
                     self._seen[index].add(channel)
-                self._judge(channel, check.push(reading), shares)
+                self._judge(channel, check.push(item), shares)
+
+    def _device_failed(self, index: int, t_s: float, error: SensorReadError) -> None:
+        """One device of sensor `index` failed while the others were read: a gap on its
+        channel, counted under the channel and warned once per device and error type."""
+        name = self._sensors[index]
+        where = f"{name}/{error.device}"
+        for channel in self._seen[index]:
+            if channel.device == error.device:
+                self._checks[channel].miss()
+                where = channel.key
+        detail = f"failed on {error.device} ({error.detail}); that channel has a gap"
+        key = f"{type(error).__name__}:{error.device}"
+        self._flag(name, where, Event(QualityKind.READ_ERROR, t_s, t_s), detail, key)
 
     def emit(self) -> list[Sample]:
         """Hand the samples judged since the last call to the sink; return them."""
