@@ -31,6 +31,7 @@ from pathlib import Path
 
 from carbonlens.errors import StoreError
 from carbonlens.store._liveness import this_host
+from carbonlens.store._mounts import network_store_warning
 from carbonlens.store._url import is_database_url, mask_url
 from carbonlens.store.base import Store
 from carbonlens.store.sqlite import SqliteStore
@@ -121,9 +122,10 @@ def open_store(
             opened (see `local_store_path`); None: raise instead.
 
     Returns:
-        The store, and None; or the fallback store and a message saying what
-        failed, where the run is kept instead and, for a PostgreSQL store, how to
-        copy it over later.
+        The store, and None, or for an SQLite store on a network filesystem a
+        warning saying why that is unsafe (`_mounts`); or the fallback store and
+        a message saying what failed, where the run is kept instead and, for a
+        PostgreSQL store, how to copy it over later.
 
     Raises:
         StoreError: The URL is of an unsupported kind; a PostgreSQL store cannot
@@ -158,7 +160,7 @@ def open_store(
             store.close()
             failure = exc
         else:
-            return store, None
+            return store, network_store_warning(path)
     return open_fallback(fallback_dir, str(failure))
 
 
