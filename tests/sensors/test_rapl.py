@@ -204,18 +204,23 @@ def test_max_poll_interval_uses_the_smallest_range(tree: PowercapTree) -> None:
     assert slower.max_poll_interval_s == pytest.approx(65.532610987)
 
 
+def _root_only(monkeypatch: pytest.MonkeyPatch, filename: str) -> None:
+    """Make every counter file named `filename` unreadable, as a root-only file is."""
+    real_read = rapl._read_uj
+
+    def denied(path: Path) -> int:
+        if path.name == filename:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_read(path)
+
+    monkeypatch.setattr(rapl, "_read_uj", denied)
+
+
 def test_permission_denied_is_explained_with_the_fix(
     tree: PowercapTree, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tree.zone("0", "package-0", energy_uj=0)
-    real_read = rapl._read_uj
-
-    def root_only(path: Path) -> int:
-        if path.name == "energy_uj":
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_read(path)
-
-    monkeypatch.setattr(rapl, "_read_uj", root_only)
+    _root_only(monkeypatch, "energy_uj")
     energy_file = tree.energy_file("0")
     probe = RaplSensor.probe(host_of(tree))
     assert not probe.available
@@ -234,14 +239,7 @@ def test_unreadable_max_energy_range_hint_names_that_file(
     # is readable, the hint must give the chmod for the file that still fails, not
     # repeat the energy_uj command the user already ran.
     tree.zone("0", "package-0", energy_uj=0)
-    real_read = rapl._read_uj
-
-    def range_root_only(path: Path) -> int:
-        if path.name == "max_energy_range_uj":
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_read(path)
-
-    monkeypatch.setattr(rapl, "_read_uj", range_root_only)
+    _root_only(monkeypatch, "max_energy_range_uj")
     with pytest.raises(SensorPermissionError) as caught:
         RaplSensor.open(host_of(tree))
     assert caught.value.path == str(tree.root / "intel-rapl:0" / "max_energy_range_uj")
