@@ -43,9 +43,10 @@ def report_table(report: RunReport) -> Table:
         share = (
             f", process {energy_text(t.process_energy_j)}" if t.process_energy_j is not None else ""
         )
+        device = "" if ch.device == ch.component.value else f" {ch.device}"
         _add(
             table,
-            f"energy {ch.component.value} {ch.device}",
+            f"energy {ch.component.value}{device}",
             energy_text(t.energy_j),
             f"{ch.method.value} ({ch.sensor}), range {_range(t.energy_low_j, t.energy_high_j)}"
             f"{share}",
