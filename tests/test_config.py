@@ -51,11 +51,13 @@ def test_bad_values_name_the_setting_and_what_is_allowed(
     assert "environment" in str(info.value)
 
 
-def test_unknown_key_in_file_lists_known_settings(tmp_path: Path) -> None:
+def test_unknown_key_in_file_suggests_the_setting_and_lists_them_all(tmp_path: Path) -> None:
     path = tmp_path / "carbonlens.toml"
-    path.write_text("intervall = 3\n")
+    path.write_text("intervall_s = 3\n")
     with pytest.raises(
-        ConfigError, match=r"unknown setting 'intervall'; known settings: .*interval_s"
+        ConfigError,
+        match=r"unknown setting 'intervall_s' \(did you mean 'interval_s'\?\); "
+        r"known settings: .*interval_s",
     ):
         load_settings(env={}, paths=[path])
 
@@ -83,3 +85,58 @@ def test_provider_names_match_the_providers_module() -> None:
     from carbonlens.intensity.providers import PROVIDERS as BUILT
 
     assert tuple(sorted(PROVIDERS)) == tuple(BUILT)
+
+
+def test_misspelled_environment_variable_is_ignored_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    env = {
+        "CARBONLENS_INTERVALL_S": "3",  # a typo: warned about, not applied
+        "CARBONLENS_ELECTRICITYMAPS_TOKEN": "secret",  # a provider key: not a setting, no warning
+    }
+    with caplog.at_level("WARNING", logger="carbonlens.config"):
+        settings = load_settings(env=env, paths=[])
+    assert settings.interval_s == 1.0
+    assert [r.getMessage() for r in caplog.records] == [
+        "CARBONLENS_INTERVALL_S is not a carbonlens setting and is ignored "
+        "(did you mean CARBONLENS_INTERVAL_S?)"
+    ]
+
+
+def test_empty_environment_variable_counts_as_unset(tmp_path: Path) -> None:
+    path = tmp_path / "carbonlens.toml"
+    path.write_text('country = "DE"\n')
+    env = {"CARBONLENS_COUNTRY": "", "CARBONLENS_PUE": " ", "CARBONLENS_SENSORS": ""}
+    settings = load_settings(env=env, paths=[path])
+    assert (settings.country, settings.pue, settings.sensors) == ("DE", None, None)
+
+
+@pytest.mark.parametrize("content", ["sensors = []\n", 'sensors = ",,"\n'])
+def test_an_empty_sensor_list_is_refused(tmp_path: Path, content: str) -> None:
+    # sensors=() turned discovery off and opened no back-end: a run of 0 Wh, no warning
+    path = tmp_path / "carbonlens.toml"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match="'sensors' must name at least one back-end"):
+        load_settings(env={}, paths=[path])
+
+
+@pytest.mark.parametrize("content", ["pue = true\n", "interval_s = false\n"])
+def test_booleans_are_not_numbers(tmp_path: Path, content: str) -> None:
+    # float(True) == 1.0: `pue = true` used to give PUE 1.0 and `interval_s = false` 0.0
+    path = tmp_path / "carbonlens.toml"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match="must be a number, got (True|False)"):
+        load_settings(env={}, paths=[path])
+
+
+@pytest.mark.parametrize("content", ["[tool]\ncarbonlens = 1\n", 'tool = "carbonlens"\n'])
+def test_pyproject_tool_carbonlens_that_is_not_a_table(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match=r"pyproject.toml: tool.carbonlens must be a table"):
+        load_settings(env={}, paths=[path])
+
+
+def test_numbers_in_scientific_notation() -> None:
+    settings = load_settings(env={"CARBONLENS_INTERVAL_S": "1e-3"}, paths=[])
+    assert settings.interval_s == 0.001

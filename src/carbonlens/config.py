@@ -9,6 +9,7 @@ Precedence, lowest first: defaults < user config (`~/.config/carbonlens/config.t
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -18,6 +19,8 @@ from carbonlens._frozen import frozen
 from carbonlens.errors import ConfigError
 
 ENV_PREFIX = "CARBONLENS_"
+
+_log = logging.getLogger(__name__)
 
 
 @frozen
@@ -38,6 +41,8 @@ class Settings:
     ram_w_per_gb: float | None = None
     embodied: bool = True
     lifetime_years: float | None = None
+    gpu_embodied_kgco2e: float | None = None
+    host_embodied_kgco2e: float | None = None
     host_share_ratio: float | None = None
     intensity_provider: str | None = None
     contractual_intensity_g_per_kwh: float | None = None
@@ -52,6 +57,8 @@ class Settings:
 
 
 def _number(name: str, value: object) -> float:
+    if isinstance(value, bool):  # float(True) is 1.0: `pue = true` is a mistake, not a number
+        raise ConfigError(f"setting {name!r} must be a number, got {value!r}", setting=name)
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError):  # OverflowError: a 400-digit integer
@@ -142,7 +149,13 @@ def _names(name: str, value: object) -> tuple[str, ...]:
             f"setting {name!r} must be a list of names or a comma-separated string",
             setting=name,
         )
-    return tuple(str(i).strip() for i in items if str(i).strip())
+    names = tuple(str(i).strip() for i in items if str(i).strip())
+    if not names:  # an empty list would open no sensor and report 0 Wh
+        raise ConfigError(
+            f"setting {name!r} must name at least one back-end (leave it unset to discover them)",
+            setting=name,
+        )
+    return names
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -202,6 +215,8 @@ _PARSERS: Mapping[str, Callable[[str, object], Any]] = {
     "ram_w_per_gb": _positive_float,
     "embodied": _bool,
     "lifetime_years": _positive_float,
+    "gpu_embodied_kgco2e": _non_negative_float,
+    "host_embodied_kgco2e": _non_negative_float,
     "host_share_ratio": _ratio,
     "intensity_provider": _one_of(PROVIDERS),
     "contractual_intensity_g_per_kwh": _non_negative_float,
@@ -216,14 +231,24 @@ _PARSERS: Mapping[str, Callable[[str, object], Any]] = {
 }
 
 
+def _close_setting(name: str) -> str | None:
+    """The setting spelled closest to `name` ("interval_s" for "intervall_s"), if any."""
+    import difflib  # lazy: only a name that is not a setting gets here
+
+    close = difflib.get_close_matches(name, _PARSERS, n=1)
+    return close[0] if close else None
+
+
 def _apply(base: Settings, values: Mapping[str, object], source: str) -> Settings:
     changes: dict[str, Any] = {}
     for key, raw in values.items():
         name = key.replace("-", "_").lower()
         if name not in _PARSERS:
+            close = _close_setting(name)
+            hint = f" (did you mean {close!r}?)" if close else ""
             known = ", ".join(sorted(_PARSERS))
             raise ConfigError(
-                f"{source}: unknown setting {key!r}; known settings: {known}",
+                f"{source}: unknown setting {key!r}{hint}; known settings: {known}",
                 setting=key,
                 source=source,
             )
@@ -254,7 +279,16 @@ def _read_toml(path: Path) -> dict[str, Any]:
             f"{path}: not UTF-8 text (byte {exc.start}): save it as UTF-8 TOML",
             source=str(path),
         ) from None
-    return data.get("tool", {}).get("carbonlens", {}) if pyproject else data
+    if not pyproject:
+        return data
+    tool = data.get("tool", {})
+    table = tool.get("carbonlens", {}) if isinstance(tool, dict) else tool
+    if not isinstance(table, dict):  # `[tool]` then `carbonlens = 1`
+        raise ConfigError(
+            f"{path}: tool.carbonlens must be a table ([tool.carbonlens]), got {table!r}",
+            source=str(path),
+        )
+    return table
 
 
 def default_config_paths(env: Mapping[str, str], cwd: Path) -> list[Path]:
@@ -287,13 +321,31 @@ def load_settings(
     settings = Settings()
     for path in default_config_paths(environ, Path.cwd()) if paths is None else paths:
         settings = _apply(settings, _read_toml(path), str(path))
-    from_env = {
-        key[len(ENV_PREFIX) :].lower(): value
-        for key, value in environ.items()
-        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in _PARSERS
-    }
-    settings = _apply(settings, from_env, "environment (CARBONLENS_*)")
+    settings = _apply(settings, _from_env(environ), "environment (CARBONLENS_*)")
     return with_overrides(settings, overrides or {})
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The settings among `CARBONLENS_*` variables; an empty one counts as unset.
+
+    Other `CARBONLENS_*` variables (provider keys and URLs) are not settings; one
+    spelled like a setting (`CARBONLENS_INTERVALL_S`) gets a warning.
+    """
+    values: dict[str, str] = {}
+    for key, value in environ.items():
+        name = key[len(ENV_PREFIX) :].lower()
+        if not key.startswith(ENV_PREFIX) or not value.strip():
+            continue
+        if name in _PARSERS:
+            values[name] = value
+        elif close := _close_setting(name):
+            _log.warning(
+                "%s is not a carbonlens setting and is ignored (did you mean %s%s?)",
+                key,
+                ENV_PREFIX,
+                close.upper(),
+            )
+    return values
 
 
 def with_overrides(settings: Settings, overrides: Mapping[str, object]) -> Settings:

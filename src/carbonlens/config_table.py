@@ -57,6 +57,18 @@ SETTINGS_TABLE: tuple[SettingDoc, ...] = (
     SettingDoc("embodied", "true/false", "true", "Include embodied (manufacturing) emissions."),
     SettingDoc("lifetime_years", "years > 0", "4", "Hardware lifetime for embodied amortisation."),
     SettingDoc(
+        "gpu_embodied_kgco2e",
+        "kg >= 0",
+        "150",
+        "Manufacturing emissions of one GPU card, kgCO2e (CCF/BLOOM default).",
+    ),
+    SettingDoc(
+        "host_embodied_kgco2e",
+        "kg >= 0",
+        "1000",
+        "Manufacturing emissions of the whole server without GPUs, kgCO2e (CCF default).",
+    ),
+    SettingDoc(
         "host_share_ratio",
         "0 < ratio <= 1",
         "from CPU topology",

@@ -146,6 +146,13 @@ def test_zone_keeps_the_basis_of_its_own_source() -> None:
     assert "direct" in value.basis and value.license.startswith("Apache-2.0")
 
 
+@pytest.mark.parametrize(("text", "code"), [("UK", "GB"), ("uk", "GB"), ("EL", "GR")])
+def test_iso_reserved_codes_resolve_to_their_country(text: str, code: str) -> None:
+    # ISO 3166-1 reserves UK for the United Kingdom (GB) and EL for Greece (GR); before,
+    # "UK" was unknown and its closest code, the one suggested, was UA (Ukraine).
+    assert resolve_location(text).code == code
+
+
 @pytest.mark.parametrize(("text", "expected"), [("Frnace", "FR"), ("germny", "DE")])
 def test_misspelled_country_suggests_its_code(text: str, expected: str) -> None:
     with pytest.raises(LocationError) as caught:

@@ -50,6 +50,9 @@ _PROVIDER_DEFAULT_REGION = "*"
 _MAX_SUGGESTIONS = 3
 _SUGGESTION_CUTOFF = 0.6
 _ELECTRICITY_MAPS = "Electricity Maps"
+# ISO 3166-1 codes "exceptionally reserved" for these countries, which people write for
+# them: without them "UK" is unknown and its closest code is UA (Ukraine).
+_RESERVED_ISO2 = {"GB": "UK", "GR": "EL"}
 # Columns of (value, year, basis, source, license) in the country/zone tables and cloud_regions.csv.
 _TABLE_COLUMNS = ("g_co2e_per_kwh", "year", "basis", "source", "license")
 _CLOUD_COLUMNS = (
@@ -169,7 +172,7 @@ def _country_keys() -> dict[str, ResolvedLocation]:
             _add(keys, ResolvedLocation(LocationKind.WORLD, iso3, name), iso3, name)
         else:
             location = ResolvedLocation(LocationKind.COUNTRY, iso2 or iso3, name, iso3)
-            _add(keys, location, iso2, iso3, name)
+            _add(keys, location, iso2, iso3, name, _RESERVED_ISO2.get(iso2, ""))
     return keys
 
 
@@ -219,8 +222,9 @@ def _all_keys() -> dict[str, ResolvedLocation]:
 def resolve_location(text: str) -> ResolvedLocation:
     """Find a location in the bundled tables.
 
-    Accepted (case-insensitive): ISO-2 ("FR") or ISO-3 ("FRA") country codes, a
-    country name ("united kingdom"), a sub-national zone key ("US-CAL-CISO",
+    Accepted (case-insensitive): ISO-2 ("FR") or ISO-3 ("FRA") country codes (and
+    the reserved "UK" and "EL" for GB and GR), a country name ("united kingdom"),
+    a sub-national zone key ("US-CAL-CISO",
     "CA-QC"), a cloud region with its provider ("aws:us-east-1" or
     "aws/us-east-1"), a cloud region name alone when only one provider uses it
     ("us-east-1"), and "WLD"/"World" for the world average.

@@ -9,7 +9,7 @@ from carbonlens.config import Settings
 from carbonlens.estimate import embodied
 from carbonlens.intensity import table
 from carbonlens.records import Component, EmbodiedShare, IntensityValue, PueValue
-from carbonlens.units import S_PER_YEAR
+from carbonlens.units import G_PER_KG, S_PER_YEAR
 
 DEFAULT_PUE = PueValue(
     pue_ratio=1.0,
@@ -57,7 +57,11 @@ def choose(
     shares: list[EmbodiedShare] = []
     if settings.embodied:
         lifetime_s = settings.lifetime_years * S_PER_YEAR if settings.lifetime_years else None
-        shares.extend(embodied.gpu_embodied(d, lifetime_s=lifetime_s) for d in gpu_devices)
+        gpu_g = _grams(settings.gpu_embodied_kgco2e)
+        shares.extend(
+            embodied.gpu_embodied(d, embodied_g_per_gpu=gpu_g, lifetime_s=lifetime_s)
+            for d in gpu_devices
+        )
         if host_share_ratio is None:
             notes.append(
                 "host share of the server unknown (a virtual machine whose CPU model is not "
@@ -65,8 +69,15 @@ def choose(
                 "upper bound; set host_share_ratio (e.g. CARBONLENS_HOST_SHARE_RATIO=0.0625 "
                 "for 8 of 128 vCPUs) or embodied=false"
             )
-        shares.append(embodied.host_embodied(host_share_ratio or 1.0, lifetime_s=lifetime_s))
+        host_g = _grams(settings.host_embodied_kgco2e)
+        share_ratio = host_share_ratio or 1.0
+        shares.append(embodied.host_embodied(share_ratio, embodied_g=host_g, lifetime_s=lifetime_s))
     return Pricing(intensity, pue, tuple(shares), tuple(notes))
+
+
+def _grams(mass_kg: float | None) -> float | None:
+    """A setting in kgCO2e as grams (None stays None: the table's figure)."""
+    return None if mass_kg is None else mass_kg * G_PER_KG
 
 
 def gpu_devices(channels: Sequence[tuple[Component, str]]) -> list[str]:
