@@ -153,11 +153,25 @@ def test_iso_reserved_codes_resolve_to_their_country(text: str, code: str) -> No
     assert resolve_location(text).code == code
 
 
-@pytest.mark.parametrize(("text", "expected"), [("Frnace", "FR"), ("germny", "DE")])
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [("Russia", "RU"), ("Czech Republic", "CZ"), ("Ivory Coast", "CI"), ("turkey", "TR")]
+    + [("USA", "US"), ("Burma", "MM"), ("The Netherlands", "NL"), ("DRC", "CD")],
+)
+def test_common_english_names_resolve_where_the_table_name_differs(text: str, code: str) -> None:
+    # the table has ISO 3166 short names (Russian Federation, Czechia, Côte d'Ivoire,
+    # Türkiye, United States, Myanmar, Netherlands, "Congo, The Democratic Republic of the")
+    assert resolve_location(text).code == code
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("Frnace", "FR"), ("germny", "DE"), ("Rusia", "RU"), ("Swizerland", "CH")],
+)
 def test_misspelled_country_suggests_its_code(text: str, expected: str) -> None:
     with pytest.raises(LocationError) as caught:
         resolve_location(text)
-    assert expected in caught.value.suggestions
+    assert caught.value.suggestions[0] == expected  # a name is matched to names first
     assert len(caught.value.suggestions) <= 3
     assert expected in str(caught.value)
 

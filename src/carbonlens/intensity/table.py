@@ -53,6 +53,30 @@ _ELECTRICITY_MAPS = "Electricity Maps"
 # ISO 3166-1 codes "exceptionally reserved" for these countries, which people write for
 # them: without them "UK" is unknown and its closest code is UA (Ukraine).
 _RESERVED_ISO2 = {"GB": "UK", "GR": "EL"}
+# Names people write for countries whose table name (ISO 3166 short name) differs.
+_COUNTRY_ALIASES = {
+    "AE": ("UAE",),
+    "BN": ("Brunei",),
+    "BS": ("The Bahamas",),
+    "CD": ("Democratic Republic of the Congo", "DR Congo", "DRC"),
+    "CG": ("Republic of the Congo",),
+    "CI": ("Ivory Coast", "Cote d'Ivoire"),
+    "CV": ("Cape Verde",),
+    "CZ": ("Czech Republic",),
+    "GB": ("Great Britain", "Britain"),
+    "GM": ("The Gambia",),
+    "KG": ("Kyrgyz Republic",),
+    "MK": ("Macedonia",),
+    "MM": ("Burma",),
+    "NL": ("The Netherlands", "Holland"),
+    "PS": ("Palestine",),
+    "RU": ("Russia",),
+    "SK": ("Slovak Republic",),
+    "SZ": ("Swaziland",),
+    "TR": ("Turkey", "Turkiye"),
+    "US": ("USA", "United States of America"),
+    "VN": ("Viet Nam",),
+}
 # Columns of (value, year, basis, source, license) in the country/zone tables and cloud_regions.csv.
 _TABLE_COLUMNS = ("g_co2e_per_kwh", "year", "basis", "source", "license")
 _CLOUD_COLUMNS = (
@@ -172,7 +196,8 @@ def _country_keys() -> dict[str, ResolvedLocation]:
             _add(keys, ResolvedLocation(LocationKind.WORLD, iso3, name), iso3, name)
         else:
             location = ResolvedLocation(LocationKind.COUNTRY, iso2 or iso3, name, iso3)
-            _add(keys, location, iso2, iso3, name, _RESERVED_ISO2.get(iso2, ""))
+            aliases = _COUNTRY_ALIASES.get(iso2, ())
+            _add(keys, location, iso2, iso3, name, _RESERVED_ISO2.get(iso2, ""), *aliases)
     return keys
 
 
@@ -223,7 +248,8 @@ def resolve_location(text: str) -> ResolvedLocation:
     """Find a location in the bundled tables.
 
     Accepted (case-insensitive): ISO-2 ("FR") or ISO-3 ("FRA") country codes (and
-    the reserved "UK" and "EL" for GB and GR), a country name ("united kingdom"),
+    the reserved "UK" and "EL" for GB and GR), a country name ("united kingdom",
+    or a common English one where the table's differs: "Russia", "Czech Republic"),
     a sub-national zone key ("US-CAL-CISO",
     "CA-QC"), a cloud region with its provider ("aws:us-east-1" or
     "aws/us-east-1"), a cloud region name alone when only one provider uses it
@@ -250,10 +276,19 @@ def resolve_location(text: str) -> ResolvedLocation:
 
 
 def _suggest(key: str) -> list[str]:
-    """Canonical codes of up to 3 locations spelled close to `key`."""
+    """Canonical codes of up to 3 locations spelled close to `key`: among the
+    locations' names first when `key` reads like a name (letters and spaces, more
+    than 3), so that "Russia" is not matched to the code "US-IA"."""
     import difflib  # noqa: PLC0415 - only needed on a miss
 
     index = _all_keys()
+    if len(key) > 3 and key.replace(" ", "").replace("'", "").isalpha():
+        names = {
+            spelling: location
+            for spelling, location in index.items()
+            if len(spelling) > 3 and spelling.replace(" ", "").isalpha()
+        }
+        index = names or index
     matches = difflib.get_close_matches(
         key, index, n=4 * _MAX_SUGGESTIONS, cutoff=_SUGGESTION_CUTOFF
     )
