@@ -13,15 +13,16 @@ import logging
 import math
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from carbonlens.accounting import pricing_settings, quality_settings
+from carbonlens.accounting import RunReport, build_report, pricing_settings, quality_settings
 from carbonlens.config import Settings
 from carbonlens.errors import ConfigError, StoreError
 from carbonlens.estimate.embodied import amortised_g
-from carbonlens.records import Component
-from carbonlens.sensors import Discovery, Host, Sensor, discover
+from carbonlens.records import Component, RunInfo, RunStatus
+from carbonlens.sensors import Discovery, Host, Sensor, discover, registry
 from carbonlens.store import (
     default_fallback_dir,
     default_store_target,
@@ -41,13 +42,74 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def split_sensors(
+    sensors: str | Sequence[str] | Sequence[Sensor] | None,
+) -> tuple[str | Sequence[str] | None, list[Sensor]]:
+    """The names (None: the setting's), and the sensor objects, of `sensors`.
+
+    Raises:
+        ConfigError: names and objects are mixed (the names would be ignored).
+    """
+    if sensors is None or isinstance(sensors, str):  # "rapl,nvml" as in the setting
+        return sensors, []
+    names = [s for s in sensors if isinstance(s, str)]
+    objects = [s for s in sensors if not isinstance(s, str)]
+    if names and objects:
+        raise ConfigError(
+            "argument: sensors: give sensor names or sensor objects, not both", setting="sensors"
+        )
+    return names or None, objects
+
+
+def forked_report(info: RunInfo, status: RunStatus, ended_at: datetime) -> RunReport:
+    """The report of `stop()` in a process forked from the one that runs `info`: no
+    figures, and the run left to its own process."""
+    note = (
+        f"stopped in process {os.getpid()}, a fork of process {info.pid} that runs "
+        "this run: nothing was measured or stored here, and the run is left to it"
+    )
+    child = replace(
+        info,
+        pid=os.getpid(),
+        status=status,
+        ended_at=ended_at,
+        duration_s=0.0,
+        settings={**info.settings, "notes": [*info.settings["notes"], note]},
+    )
+    return build_report(child, [])
+
+
+def check_arguments(name: object, tags: object, kind: object, root_pid: object) -> None:
+    """Fail at construction for `Tracker` arguments of the wrong kind, which would
+    otherwise be stored as they are (a string as tags: one tag per character).
+
+    Raises:
+        ConfigError: naming the argument and what it must be.
+    """
+    for key, value in (("name", name), ("kind", kind)):
+        if not isinstance(value, str):
+            raise ConfigError(f"argument: {key} must be a string, got {value!r}", setting=key)
+    if not isinstance(tags, list | tuple) or not all(isinstance(tag, str) for tag in tags):
+        raise ConfigError(f"argument: tags must be a list of strings, got {tags!r}", setting="tags")
+    if root_pid is not None and (
+        not isinstance(root_pid, int) or isinstance(root_pid, bool) or root_pid <= 0
+    ):
+        raise ConfigError(
+            f"argument: root_pid must be a process id (an integer > 0), got {root_pid!r}",
+            setting="root_pid",
+        )
+
+
 def check_settings(settings: Settings) -> None:
-    """Fail at construction for what would otherwise fail mid-run.
+    """Fail at construction for what would otherwise fail mid-run or at `start()`.
 
     Raises:
         StoreError: The store URL is of a kind carbonlens cannot write.
-        ConfigError: Both market-based settings, or an unknown live provider.
+        ConfigError: Both market-based settings, an unknown live provider, or an
+            unknown sensor name.
     """
+    for name in settings.sensors or ():
+        registry.load(name)
     if settings.store is not None and not is_database_url(settings.store):
         store_path(settings.store)
     if settings.intensity_provider is not None:

@@ -73,7 +73,7 @@ class Tracker:
         region: str | None = None,
         pue: float | None = None,
         store: str | Path | Store | None = None,
-        sensors: Sequence[str] | Sequence[Sensor] | None = None,
+        sensors: str | Sequence[str] | Sequence[Sensor] | None = None,
         settings: Settings | None = None,
         host: Host | None = None,
         clock: Clock | None = None,
@@ -94,30 +94,32 @@ class Tracker:
         of it or of the project's budget (docs/evaluate.md#budgets).
 
         Raises:
-            ConfigError: a setting has a bad value.
+            ConfigError: a setting or argument has a bad value, or `sensors` mixes
+                names and sensor objects.
             LocationError: the country or region is unknown (with suggestions).
             StoreError: the store URL is of a kind carbonlens cannot write.
         """
+        names, self._given_sensors = setup.split_sensors(sensors)
         overrides: Mapping[str, object] = {
             "project": project,
             "interval_s": interval_s,
             "country": country,
             "region": region,
             "pue": pue,
-            "sensors": [s for s in sensors or () if isinstance(s, str)] or None,
+            "sensors": names,
             "store": None if store is None or not isinstance(store, str | Path) else str(store),
             "budget_kgco2e": budget_kgco2e,
             "budget_kwh": budget_kwh,
             "budget_action": budget_action,
         }
         self.settings = with_overrides(settings or load_settings(), overrides)
+        setup.check_arguments(name or "", tags, kind, root_pid)
         self.name = name or ""
         self.tags = tuple(tags)
         self.kind = kind
         self.run_id = os.urandom(16).hex()
         self._location = pricing.resolve(self.settings)
         setup.check_settings(self.settings)
-        self._given_sensors = [s for s in sensors or () if not isinstance(s, str)]
         self._store_arg = store if store is not None and not isinstance(store, str | Path) else None
         self._host = host or Host()
         self._clock = clock or SystemClock()
@@ -134,6 +136,11 @@ class Tracker:
         self._annotations: dict[str, Any] = {}
         self._serving: TrackerServing | None = None
         self._serving_lock = threading.Lock()
+        self._lock = threading.Lock()
+        """Serialises `stop()` with window edges: a window open at `stop()` ends with
+        the run, and none is measured after it."""
+        self._open_windows: dict[int, Window] = {}
+        self._warned: set[str] = set()
         self.report: RunReport | None = None
 
     def _note(self, note: str | None) -> None:
@@ -144,9 +151,14 @@ class Tracker:
         """Discover sensors, open the store and start sampling (again: a no-op).
 
         Raises:
+            RuntimeError: the tracker was stopped: a `Tracker` measures one run.
             StoreError: the PostgreSQL store cannot be reached and the
                 `store_fallback` setting is `error` (nothing was started).
         """
+        if self.report is not None:
+            raise RuntimeError(
+                f"tracker {self.run_id[:12]} stopped: a Tracker measures one run; make a new one"
+            )
         if self._sampler is not None:
             log.warning("carbonlens: tracker %s already started", self.run_id[:12])
             return self
@@ -216,7 +228,8 @@ class Tracker:
             ConfigError: A bad name, value or step.
         """
         point = self._metrics.point(name, value, step, _started(self._sampler).elapsed_s())
-        _started(self._writer).add_metrics([point])
+        if self._measuring("metrics"):
+            _started(self._writer).add_metrics([point])
 
     def progress(self, step: int, total_steps: int) -> None:
         """Report that `step` of `total_steps` is done; also a `checkpoint()`.
@@ -337,28 +350,74 @@ class Tracker:
         _started(self._writer).append(samples)
         self._fanout(samples)
 
+    def _measuring(self, what: str) -> bool:
+        """Whether the run is measured here and now; if not (stopped, or a process
+        forked from the one that runs it), warn once per process and `what`."""
+        info = _started(self._info)
+        forked = os.getpid() != info.pid
+        if not forked and self.report is None:
+            return True
+        if (key := f"{os.getpid()}:{what}") not in self._warned:
+            self._warned.add(key)
+            why = (
+                f"process {os.getpid()} is a fork of process {info.pid}, which runs it"
+                if forked
+                else "it was stopped"
+            )
+            log.warning("carbonlens: run %s: %s not recorded: %s", self.run_id[:12], what, why)
+        return False
+
     @contextlib.contextmanager
     def window(self, name: str) -> Iterator[Window]:
-        """Measure a named part of the run: `with tracker.window("epoch-3"): ...`."""
+        """Measure a named part of the run: `with tracker.window("epoch-3"): ...`.
+
+        A window still open at `stop()` ends with the run; one opened after it (or
+        in a forked child process) is not measured, with a warning.
+        """
         sampler = self._sampler
         if sampler is None:
             raise RuntimeError("start the tracker before opening a window")
-        sampler.tick()
         start = Window(name, sampler.last_tick_t_s)
+        if self._measuring("windows"):  # checked first: a child must not take the lock
+            with self._lock:
+                if self._measuring("windows"):
+                    sampler.tick()
+                    start = Window(name, sampler.last_tick_t_s)
+                    self._open_windows[id(start)] = start
         try:
             yield start
         finally:
-            sampler.tick()
-            _started(self._writer).save_window(Window(name, start.start_t_s, sampler.last_tick_t_s))
+            if id(start) in self._open_windows and self._measuring("windows"):
+                with self._lock:
+                    if self._open_windows.pop(id(start), None) is not None:
+                        sampler.tick()
+                        self._save_window(start, sampler.last_tick_t_s)
+
+    def _save_window(self, start: Window, end_t_s: float) -> None:
+        _started(self._writer).save_window(Window(start.name, start.start_t_s, end_t_s))
 
     def stop(self, status: RunStatus = RunStatus.FINISHED) -> RunReport:
-        """Stop sampling, finalise the stored run and return its report."""
-        if self.report is not None:
-            return self.report
+        """Stop sampling, finalise the stored run and return its report (again: the
+        same report).
+
+        In a process forked from the one that runs it, this leaves the run alone and
+        returns a report without figures that says so.
+        """
         info = _started(self._info)
+        if os.getpid() != info.pid:
+            self._measuring("end")  # the warning
+            return self.report or setup.forked_report(info, status, self._clock.now())
+        with self._lock:
+            return self.report or self._stop(info, status)
+
+    def _stop(self, info: RunInfo, status: RunStatus) -> RunReport:
         writer = _started(self._writer)
         sampler = _started(self._sampler)
         sampler.stop()
+        for start in self._open_windows.values():  # they end with the run
+            self._save_window(start, sampler.last_tick_t_s)
+            self._notes.append(f"window {start.name!r} was still open at the end of the run")
+        self._open_windows.clear()
         if self._serving is not None:  # after the last interval, before the run is written
             self._serving.close()
         hung = sampler.hung_sensors
