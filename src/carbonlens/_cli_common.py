@@ -94,10 +94,15 @@ store_option = click.option("--store", help=STORE_HELP)
 """The `--store` option of the commands that read or write runs."""
 
 
+def json_text(document: Any) -> str:
+    """One JSON document as text (non-JSON values as text, a number that is not
+    finite as null: a figure that is not known, as docs/json.md says)."""
+    return json.dumps(_finite(document), indent=2, ensure_ascii=False, default=str)
+
+
 def print_json(document: Any) -> None:
-    """Print one JSON document on stdout (non-JSON values as text, a number that is
-    not finite as null: a figure that is not known, as docs/json.md says)."""
-    click.echo(json.dumps(_finite(document), indent=2, ensure_ascii=False, default=str))
+    """Print one JSON document on stdout (see `json_text`)."""
+    click.echo(json_text(document))
 
 
 def _finite(value: Any) -> Any:

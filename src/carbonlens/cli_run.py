@@ -14,11 +14,20 @@ import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from carbonlens._cli_common import carbonlens_errors, fail, print_json, store_option
+from carbonlens._cli_common import (
+    CliFailure,
+    carbonlens_errors,
+    fail,
+    json_text,
+    print_json,
+    store_option,
+    write_output,
+)
 from carbonlens.config import PROVIDERS, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -53,6 +62,16 @@ def _not_found(program: str) -> bool:
     if os.path.dirname(program):
         return not os.path.exists(program)
     return shutil.which(program, mode=os.F_OK) is None
+
+
+def _check_writable_dir(path: Path) -> None:
+    """Fail before anything runs when `path` cannot be written (its directory is
+    missing or read-only), rather than after the command."""
+    directory = path.expanduser().resolve().parent
+    if not directory.is_dir():
+        fail(f"--json-file {path}: no directory {directory}")
+    if not os.access(directory, os.W_OK):
+        fail(f"--json-file {path}: directory {directory} is not writable")
 
 
 def _plan(
@@ -129,6 +148,11 @@ def _countdown(remaining_s: float, until: datetime, what: str) -> None:
 @click.option("--pause-resume", is_flag=True, help="With --deadline: pause between clean slots.")
 @click.option("--min-chunk", help="With --pause-resume: shortest stretch of work, e.g. 1h.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@click.option(
+    "--json-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report as JSON to this file (stdout keeps only the command's output).",
+)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
 @carbonlens_errors
 def run_command(
@@ -147,6 +171,7 @@ def run_command(
     pause_resume: bool,
     min_chunk: str | None,
     as_json: bool,
+    json_file: Path | None,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND and measure it: `carbonlens run -- python train.py`.
@@ -161,6 +186,8 @@ def run_command(
 
     if _not_found(command[0]):
         fail(f"command not found: {command[0]}", EXIT_NOT_FOUND)
+    if json_file is not None:
+        _check_writable_dir(json_file)
     budget_kw: dict[str, Any] = parse_run_budgets(budgets)
     if budget_kw:
         budget_kw["budget_action"] = "terminate"
@@ -223,6 +250,15 @@ def run_command(
     else:
         status = RunStatus.FINISHED if returncode == 0 else RunStatus.FAILED
     report = tracker.stop(status)
+    if json_file is not None:
+        try:
+            write_output(json_text(report.to_dict()) + "\n", json_file)
+        except CliFailure as exc:  # the command ran: its status still passes through
+            click.echo(
+                f"carbonlens: error: {exc.format_message()}; the run is stored: "
+                f"`carbonlens show {report.info.run_id[:12]} --json` prints it",
+                err=True,
+            )
     if as_json:
         print_json(report.to_dict())
     else:

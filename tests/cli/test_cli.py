@@ -93,6 +93,32 @@ def test_run_measures_stores_and_passes_exit_code_through(
     assert shown["components"][0]["method"] == "modelled"
 
 
+def test_json_file_keeps_stdout_for_the_command(env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    code = "print('the command speaks'); raise SystemExit(4)"
+    result = carbonlens(
+        "run", "--country", "FR", "--json-file", str(out), "--", PY, "-c", code, env=env
+    )
+    assert result.returncode == 4
+    assert result.stdout == "the command speaks\n"  # nothing of carbonlens's on stdout
+    assert "carbonlens run" in result.stderr  # the table, on stderr as without --json-file
+    doc = json.loads(out.read_text())
+    assert doc["status"] == "failed" and doc["intensity"]["location"] == "FR"
+    listed = json.loads(carbonlens("runs", "--json", env=env).stdout)["runs"]
+    assert [r["run_id"] for r in listed] == [doc["run_id"]]
+
+
+def test_json_file_in_a_missing_directory_is_refused_before_running(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran"
+    code = f"open({str(marker)!r}, 'w').close()"
+    missing = tmp_path / "no" / "report.json"
+    result = carbonlens("run", "--json-file", str(missing), "--", PY, "-c", code, env=env)
+    assert result.returncode == 2 and not marker.exists()
+    assert f"--json-file {missing}: no directory {missing.parent}" in result.stderr
+
+
 def test_human_table_names_methods_sources_and_store(env: dict[str, str]) -> None:
     result = carbonlens("run", "--region", "aws:us-east-1", "--", PY, "-c", "pass", env=env)
     assert result.returncode == 0
