@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from carbonlens.config import Settings, load_settings
+from carbonlens.config import Settings, load_settings, setting_origin
 from carbonlens.config_table import SETTINGS_TABLE
-from carbonlens.errors import ConfigError
+from carbonlens.errors import ConfigError, LocationError
+from carbonlens.tracking.tracker import Tracker
 
 
 def test_precedence_files_then_environment_then_arguments(tmp_path: Path) -> None:
@@ -140,3 +141,39 @@ def test_pyproject_tool_carbonlens_that_is_not_a_table(tmp_path: Path, content: 
 def test_numbers_in_scientific_notation() -> None:
     settings = load_settings(env={"CARBONLENS_INTERVAL_S": "1e-3"}, paths=[])
     assert settings.interval_s == 0.001
+
+
+def test_setting_origin_names_the_variable_or_the_last_file_that_sets_it(tmp_path: Path) -> None:
+    user, project = tmp_path / "user.toml", tmp_path / "carbonlens.toml"
+    user.write_text('country = "DE"\n')
+    project.write_text("interval_s = 2\n")
+    paths = [user, project]
+    # the environment wins over files; an empty variable counts as unset
+    env = {"CARBONLENS_COUNTRY": "XX"}
+    assert (
+        setting_origin("country", env=env, paths=paths) == "environment variable CARBONLENS_COUNTRY"
+    )
+    assert setting_origin("country", env={"CARBONLENS_COUNTRY": " "}, paths=paths) == (
+        f"{user}: setting 'country'"
+    )
+    project.write_text('interval_s = 2\ncountry = "Frnace"\n')  # the later file wins
+    assert setting_origin("country", env={}, paths=paths) == f"{project}: setting 'country'"
+    assert setting_origin("region", env={}, paths=paths) == ""
+
+
+def test_an_unknown_location_says_where_it_was_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "none"))
+    monkeypatch.setenv("CARBONLENS_COUNTRY", "Frnace")
+    with pytest.raises(LocationError, match="^environment variable CARBONLENS_COUNTRY: unknown"):
+        Tracker(store=str(tmp_path / "runs.db"))
+    with pytest.raises(LocationError, match="^argument region: unknown location 'nowhere'"):
+        Tracker(region="nowhere", store=str(tmp_path / "runs.db"))
+    monkeypatch.delenv("CARBONLENS_COUNTRY")
+    (tmp_path / "carbonlens.toml").write_text('country = "Frnace"\n')
+    with pytest.raises(LocationError) as caught:
+        Tracker(store=str(tmp_path / "runs.db"))
+    assert str(caught.value).startswith(f"{tmp_path / 'carbonlens.toml'}: setting 'country': ")
+    assert caught.value.suggestions == ("FR",)

@@ -8,6 +8,7 @@ Precedence, lowest first: defaults < user config (`~/.config/carbonlens/config.t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -298,6 +299,25 @@ def default_config_paths(env: Mapping[str, str], cwd: Path) -> list[Path]:
     project_file = cwd / "carbonlens.toml"
     candidates.append(project_file if project_file.exists() else cwd / "pyproject.toml")
     return [p for p in candidates if p.is_file()]
+
+
+def setting_origin(
+    name: str, *, env: Mapping[str, str] | None = None, paths: Sequence[Path] | None = None
+) -> str:
+    """Where setting `name` gets its value, below explicit arguments, for messages
+    about a value checked after loading: "environment variable CARBONLENS_NAME",
+    else "FILE: setting 'name'" for the last config file that sets it (`paths` as
+    in `load_settings`); "" when neither does (a default, or the caller's
+    `Settings`)."""
+    environ = os.environ if env is None else env
+    variable = ENV_PREFIX + name.upper()
+    if environ.get(variable, "").strip():
+        return f"environment variable {variable}"
+    for path in reversed(default_config_paths(environ, Path.cwd()) if paths is None else paths):
+        with contextlib.suppress(ConfigError):
+            if name in {key.replace("-", "_").lower() for key in _read_toml(path)}:
+                return f"{path}: setting {name!r}"
+    return ""
 
 
 def load_settings(

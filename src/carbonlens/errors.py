@@ -77,15 +77,18 @@ class SensorReadError(SensorError):
 class LocationError(CarbonLensError):
     """A location (country, zone, cloud region) is not in the bundled tables."""
 
-    def __init__(self, location: str, suggestions: Sequence[str] = ()) -> None:
+    def __init__(self, location: str, suggestions: Sequence[str] = (), origin: str = "") -> None:
+        """`origin`: where the location was set ("environment variable
+        CARBONLENS_COUNTRY", a config file), put before the message."""
         hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
         super().__init__(
-            f"unknown location {location!r}{hint} "
+            (f"{origin}: " if origin else "") + f"unknown location {location!r}{hint} "
             "(use an ISO country code such as 'FR', a zone such as 'US-CAL-CISO', "
             "or a cloud region such as 'aws:us-east-1'; docs/data.md lists the tables)"
         )
         self.location = location
         self.suggestions = tuple(suggestions)
+        self.origin = origin
 
 
 class EstimateError(CarbonLensError):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from carbonlens._frozen import frozen
-from carbonlens.config import Settings
+from carbonlens.config import Settings, setting_origin
+from carbonlens.errors import LocationError
 from carbonlens.estimate import embodied
 from carbonlens.intensity import table
 from carbonlens.records import Component, EmbodiedShare, IntensityValue, PueValue
@@ -28,10 +29,20 @@ class Pricing:
     notes: tuple[str, ...]
 
 
-def resolve(settings: Settings) -> table.ResolvedLocation | None:
-    """The run's location from settings (region wins over country); raises LocationError."""
+def resolve(settings: Settings, *, given: bool = False) -> table.ResolvedLocation | None:
+    """The run's location from settings (region wins over country).
+
+    Raises:
+        LocationError: the location is unknown; its message says where it was set
+            (`given`: by an argument; else the variable or config file, if one).
+    """
+    key = "region" if settings.region else "country"
     text = settings.region or settings.country
-    return table.resolve_location(text) if text else None
+    try:
+        return table.resolve_location(text) if text else None
+    except LocationError as exc:
+        origin = f"argument {key}" if given else setting_origin(key)
+        raise LocationError(exc.location, exc.suggestions, origin) from None
 
 
 def choose(

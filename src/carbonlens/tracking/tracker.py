@@ -118,7 +118,8 @@ class Tracker:
         self.tags = tuple(tags)
         self.kind = kind
         self.run_id = os.urandom(16).hex()
-        self._location = pricing.resolve(self.settings)
+        given = (region or country) is not None
+        self._location = pricing.resolve(self.settings, given=given)
         setup.check_settings(self.settings)
         self._store_arg = store if store is not None and not isinstance(store, str | Path) else None
         self._host = host or Host()
