@@ -161,6 +161,14 @@ def test_bad_arguments_fail_at_construction(
         Tracker(store=tmp_path / "runs.db", **kwargs)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("store", [123, object(), {"path": "runs.db"}])
+def test_a_store_that_is_neither_a_path_nor_a_store_fails_at_construction(store: object) -> None:
+    # before, it was taken for a Store object and failed at start() with an
+    # AttributeError, after the sensors had been opened
+    with pytest.raises(ConfigError, match="store must be a path, a URL or a carbonlens Store"):
+        Tracker(country="FR", store=store)  # type: ignore[arg-type]
+
+
 def test_sensor_names_may_be_one_comma_separated_string(tmp_path: Path) -> None:
     tracker = Tracker(store=tmp_path / "runs.db", sensors="cpu-tdp, ram-model")
     assert tracker.settings.sensors == ("cpu-tdp", "ram-model")

@@ -15,6 +15,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from carbonlens.accounting import RunReport, build_report, pricing_settings, quality_settings
@@ -79,9 +80,16 @@ def forked_report(info: RunInfo, status: RunStatus, ended_at: datetime) -> RunRe
     return build_report(child, [])
 
 
-def check_arguments(name: object, tags: object, kind: object, root_pid: object) -> None:
+_STORE_METHODS = ("create_run", "append_samples", "save_window", "finish_run", "samples", "windows")
+"""What the tracker calls on a `Store` it is given."""
+
+
+def check_arguments(
+    name: object, tags: object, kind: object, root_pid: object, store: object
+) -> None:
     """Fail at construction for `Tracker` arguments of the wrong kind, which would
-    otherwise be stored as they are (a string as tags: one tag per character).
+    otherwise be stored as they are (a string as tags: one tag per character) or
+    fail at `start()` (a store that is neither a path nor a `Store`).
 
     Raises:
         ConfigError: naming the argument and what it must be.
@@ -97,6 +105,13 @@ def check_arguments(name: object, tags: object, kind: object, root_pid: object) 
         raise ConfigError(
             f"argument: root_pid must be a process id (an integer > 0), got {root_pid!r}",
             setting="root_pid",
+        )
+    missing = [m for m in _STORE_METHODS if not callable(getattr(store, m, None))]
+    if store is not None and not isinstance(store, str | Path) and missing:
+        raise ConfigError(
+            f"argument: store must be a path, a URL or a carbonlens Store, got {store!r} "
+            f"(no {', '.join(missing)})",
+            setting="store",
         )
 
 

@@ -113,7 +113,7 @@ class Tracker:
             "budget_action": budget_action,
         }
         self.settings = with_overrides(settings or load_settings(), overrides)
-        setup.check_arguments(name or "", tags, kind, root_pid)
+        setup.check_arguments(name or "", tags, kind, root_pid, store)
         self.name = name or ""
         self.tags = tuple(tags)
         self.kind = kind
