@@ -93,9 +93,21 @@ def test_mixed_gpus_get_one_method_each() -> None:
 
 def test_gpu_without_counter_or_power_is_unavailable() -> None:
     fake = FakeNvml([FakeGpu("GRID T4-1Q", energy_mj=None, power_mw=None)])
-    with pytest.raises(SensorUnavailable, match="NVML code 3"):
+    with pytest.raises(SensorUnavailable, match="opening gpu0 failed: .*NVML code 3"):
         NvmlSensor.open(Host(env={}), lib=fake)
     assert fake.shutdown_calls == 1
+
+
+def test_a_gpu_that_cannot_be_read_at_open_is_left_out_and_said(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken = FakeGpu("NVIDIA H100 80GB HBM3", energy_mj=[NvmlError(15, "GPU is lost")])
+    sensor = NvmlSensor.open(Host(env={}), lib=FakeNvml([FakeGpu(), broken, FakeGpu()]))
+    assert [c.device for c in sensor.channels()] == ["gpu0", "gpu2"]
+    note = "left out, their energy is not measured: gpu1 (GPU is lost, NVML code 15)"
+    assert note in sensor.assumptions()["notes"]
+    assert sensor.describe().endswith(f"; {note}")
+    assert [r.getMessage() for r in caplog.records] == [f"carbonlens: nvml: {note}"]
 
 
 # --- CUDA_VISIBLE_DEVICES ---------------------------------------------------------------------

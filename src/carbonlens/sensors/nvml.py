@@ -114,9 +114,11 @@ class NvmlSensor:
         return Probe(cls.name, True, found)
 
     def describe(self) -> str:
-        """What the opened sensor measures: its probe's reason ("2 GPU(s): gpu0 ...")."""
+        """What the opened sensor measures: its probe's reason ("2 GPU(s): gpu0 ..."),
+        and the visible GPUs left out because they could not be read at open."""
         found = ", ".join(f"{g.channel.device} {g.model}" for g in self._gpus)
-        return f"{len(self._gpus)} GPU(s): {found}"
+        left_out = [note for note in self._notes if note.startswith("left out")]
+        return f"{len(self._gpus)} GPU(s): {found}" + "".join(f"; {n}" for n in left_out)
 
     @classmethod
     def open(
@@ -137,9 +139,14 @@ class NvmlSensor:
             attribution: Query per-process utilisation for `share_ratio`.
             **options: Anything else is rejected with `ConfigError`.
 
+        A visible GPU that cannot be read at open (neither an energy counter nor a
+        power reading, or an NVML error) is left out, with a warning and a note in
+        `assumptions()` and `describe()`; the others are measured.
+
         Raises:
-            SensorUnavailable: nvidia-ml-py, the driver or the library is missing, or no
-                GPU is visible (the reason says which).
+            SensorUnavailable: nvidia-ml-py, the driver or the library is missing, no
+                GPU is visible, or none of the visible GPUs can be read (the reason
+                says which).
             ConfigError: an unknown option.
         """
         if options:
@@ -184,9 +191,23 @@ class NvmlSensor:
                 raise SensorUnavailable(
                     cls.name, f"no visible NVIDIA GPU ({count} found; CUDA_VISIBLE_DEVICES={shown})"
                 )
-            gpus = [cls._open_gpu(nvml, i, attribution) for i in indices]
         except NvmlError as exc:
             raise _unavailable(exc, "querying the GPUs") from exc
+        gpus: list[_Gpu] = []
+        failed: dict[str, NvmlError] = {}
+        for index in indices:
+            try:
+                gpus.append(cls._open_gpu(nvml, index, attribution))
+            except NvmlError as exc:
+                failed[f"gpu{index}"] = exc
+        if not gpus:
+            device, exc = next(iter(failed.items()))
+            raise _unavailable(exc, f"opening {device}") from exc
+        if failed:
+            left_out = ", ".join(f"{d} ({e}, NVML code {e.code})" for d, e in failed.items())
+            note = f"left out, their energy is not measured: {left_out}"
+            _log.warning("carbonlens: nvml: %s", note)
+            notes.append(note)
         return cls(nvml, gpus, notes, host)
 
     @classmethod
