@@ -201,8 +201,8 @@ class NvmlSensor:
             except NvmlError as exc:
                 failed[f"gpu{index}"] = exc
         if not gpus:
-            device, exc = next(iter(failed.items()))
-            raise _unavailable(exc, f"opening {device}") from exc
+            device, error = next(iter(failed.items()))
+            raise _unavailable(error, f"opening {device}") from error
         if failed:
             left_out = ", ".join(f"{d} ({e}, NVML code {e.code})" for d, e in failed.items())
             note = f"left out, their energy is not measured: {left_out}"
