@@ -103,6 +103,15 @@ def test_error_while_opening_a_gpu_is_unavailable_and_shuts_down() -> None:
     assert fake.shutdown_calls == 1
 
 
+def test_a_gpu_that_cannot_be_read_at_open_is_left_out_and_said() -> None:
+    broken = FakeAmdGpu(energy_counts=[AmdSmiError(10, "permission denied")])
+    sensor = AmdSmiSensor.open(Host(env={}), lib=FakeAmdSmi([broken, FakeAmdGpu()]))
+    assert [c.device for c in sensor.channels()] == ["gpu1"]
+    note = "left out, their energy is not measured: gpu0 (permission denied, amdsmi status 10)"
+    assert note in sensor.assumptions()["notes"]
+    assert sensor.describe() == f"1 GPU(s): gpu1 AMD Instinct MI300X; {note}"
+
+
 def test_read_failure_carries_vendor_code() -> None:
     gpu = FakeAmdGpu(energy_counts=[0, AmdSmiError(9, "amdsmi_get_energy_count: retry")])
     sensor = AmdSmiSensor.open(Host(env={}), lib=FakeAmdSmi([gpu]))

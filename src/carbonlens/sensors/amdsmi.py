@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Final, Protocol, Self
 from carbonlens._frozen import frozen
 from carbonlens.errors import ConfigError, SensorReadError, SensorUnavailable
 from carbonlens.records import Channel, Component, Method, Reading
+from carbonlens.sensors._open_each import describe, open_each
 from carbonlens.sensors._precheck import AMDSMI_INSTALL_HINT as INSTALL_HINT
 from carbonlens.sensors.base import Host, Probe, ReadItem
 
@@ -213,9 +214,9 @@ class AmdSmiSensor:
         return Probe(cls.name, True, found)
 
     def describe(self) -> str:
-        """What the opened sensor measures: its probe's reason ("2 GPU(s): gpu0 ...")."""
-        found = ", ".join(f"{g.channel.device} {g.model}" for g in self._gpus)
-        return f"{len(self._gpus)} GPU(s): {found}"
+        """What the opened sensor measures: its probe's reason ("2 GPU(s): gpu0 ..."),
+        and the visible GPUs left out because they could not be read at open."""
+        return describe([f"{g.channel.device} {g.model}" for g in self._gpus], self._notes)
 
     @classmethod
     def open(
@@ -234,8 +235,12 @@ class AmdSmiSensor:
             devices: amdsmi indices to measure instead of the environment's choice.
             **options: Anything else is rejected with `ConfigError`.
 
+        A visible GPU that cannot be read at open is left out, with a warning and a
+        note in `assumptions()` and `describe()`; the others are measured.
+
         Raises:
-            SensorUnavailable: amdsmi, ROCm or the driver is missing, or no GPU is visible.
+            SensorUnavailable: amdsmi, ROCm or the driver is missing, no GPU is
+                visible, or none of the visible GPUs can be read.
             ConfigError: an unknown option.
         """
         if options:
@@ -263,7 +268,12 @@ class AmdSmiSensor:
                     f"no visible AMD GPU ({count} found; "
                     f"{'; '.join(notes) or 'no GPU in the system'})",
                 )
-            return cls(smi, [cls._open_gpu(smi, i) for i in indices], notes)
+            gpus, left_out, first = open_each(
+                cls.name, indices, lambda i: cls._open_gpu(smi, i), AmdSmiError, "amdsmi status"
+            )
+            if first is not None:
+                raise _unavailable(first[1], f"opening {first[0]}") from first[1]
+            return cls(smi, gpus, [*notes, *left_out])
         except AmdSmiError as exc:
             _shutdown_quietly(smi)
             raise _unavailable(exc, "querying the GPUs") from exc

@@ -36,6 +36,7 @@ from carbonlens.sensors._nvml_lib import (
     ProcessSample,
     PynvmlLib,
 )
+from carbonlens.sensors._open_each import describe, open_each
 from carbonlens.sensors._precheck import (
     NO_NVIDIA_DRIVER,
     NO_NVIDIA_DRIVER_HINT,
@@ -116,9 +117,7 @@ class NvmlSensor:
     def describe(self) -> str:
         """What the opened sensor measures: its probe's reason ("2 GPU(s): gpu0 ..."),
         and the visible GPUs left out because they could not be read at open."""
-        found = ", ".join(f"{g.channel.device} {g.model}" for g in self._gpus)
-        left_out = [note for note in self._notes if note.startswith("left out")]
-        return f"{len(self._gpus)} GPU(s): {found}" + "".join(f"; {n}" for n in left_out)
+        return describe([f"{g.channel.device} {g.model}" for g in self._gpus], self._notes)
 
     @classmethod
     def open(
@@ -193,22 +192,12 @@ class NvmlSensor:
                 )
         except NvmlError as exc:
             raise _unavailable(exc, "querying the GPUs") from exc
-        gpus: list[_Gpu] = []
-        failed: dict[str, NvmlError] = {}
-        for index in indices:
-            try:
-                gpus.append(cls._open_gpu(nvml, index, attribution))
-            except NvmlError as exc:
-                failed[f"gpu{index}"] = exc
-        if not gpus:
-            device, error = next(iter(failed.items()))
-            raise _unavailable(error, f"opening {device}") from error
-        if failed:
-            left_out = ", ".join(f"{d} ({e}, NVML code {e.code})" for d, e in failed.items())
-            note = f"left out, their energy is not measured: {left_out}"
-            _log.warning("carbonlens: nvml: %s", note)
-            notes.append(note)
-        return cls(nvml, gpus, notes, host)
+        gpus, left_out, first = open_each(
+            cls.name, indices, lambda i: cls._open_gpu(nvml, i, attribution), NvmlError, "NVML code"
+        )
+        if first is not None:
+            raise _unavailable(first[1], f"opening {first[0]}") from first[1]
+        return cls(nvml, gpus, [*notes, *left_out], host)
 
     @classmethod
     def _open_gpu(cls, nvml: NvmlLib, index: int, attribution: bool) -> _Gpu:
