@@ -94,12 +94,21 @@ def test_reaped_grandchild_counts_only_its_unseen_time(fake_tree: ProcTree) -> N
     assert result.cpu_ratio == pytest.approx(15 / 100)
 
 
-def test_zombie_and_foreign_processes_are_not_ours(fake_tree: ProcTree) -> None:
+def test_zombies_are_read_and_foreign_processes_are_not_ours(fake_tree: ProcTree) -> None:
     tree = fake_tree
-    tree.process(103, ppid=100, utime=0, state="Z")
+    tree.process(103, ppid=100, utime=7, stime=3, rss_pages=0, state="Z", starttime=250)
     reader = ProcfsReader(Host(procfs=tree.procfs))
     assert sorted(reader.descendants(100)) == [101, 102, 103]
-    assert reader.times(103) is None
+    # an exited child not yet reaped still shows its final times (in no other figure yet)
+    zombie = reader.times(103)
+    tick = 1 / os.sysconf("SC_CLK_TCK")
+    assert zombie is not None
+    assert (zombie.own_s, zombie.rss_bytes, zombie.ppid, zombie.started) == (
+        pytest.approx(10 * tick),
+        0.0,
+        100,
+        250.0,
+    )
     assert reader.times(999) is None
 
 

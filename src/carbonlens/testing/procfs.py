@@ -181,10 +181,13 @@ class ProcTree:
         rss_pages: int = 0,
         state: str = "S",
         comm: str = "python (worker)",
+        starttime: int = 100,
     ) -> Path:
-        """Write ``<pid>/stat`` (CPU times in jiffies, RSS in pages in field 24).
+        """Write ``<pid>/stat`` (CPU times in jiffies, start time in jiffies since
+        boot in field 22, RSS in pages in field 24).
 
-        The command name may hold spaces and parentheses, as real ones do.
+        The command name may hold spaces and parentheses, as real ones do. Give a
+        new `starttime` to stand for a new process that got a reused pid.
 
         Returns:
             The written ``stat`` file.
@@ -193,7 +196,7 @@ class ProcTree:
         self._parents[pid] = ppid
         self._write_children_lists()
         rest = [state, ppid, ppid, ppid, 0, -1, 0, 0, 0, 0, 0, utime, stime, cutime, cstime]
-        rest += [20, 0, 1, 0, 100, 0, rss_pages]
+        rest += [20, 0, 1, 0, starttime, 0, rss_pages]
         return self._write(f"{pid}/stat", f"{pid} ({comm}) " + " ".join(map(str, rest)) + "\n")
 
     def remove_process(self, pid: int) -> None:

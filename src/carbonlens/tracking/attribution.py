@@ -1,7 +1,8 @@
 """The tracked process tree's share of the machine's CPU and memory.
 
 CPU share over an interval = CPU seconds of the tree / busy CPU seconds of the
-machine (capped at 1). Memory share = resident memory of the tree / total memory.
+machine (capped at 1; seconds over the cap are carried to the next intervals).
+Memory share = resident memory of the tree / total memory.
 
 On Linux everything is read from `Host.procfs` (no dependency, testable with a
 fake tree); elsewhere psutil reads the same figures.
@@ -30,11 +31,14 @@ class Shares:
 
 @frozen
 class ProcessTimes:
-    """One process's own CPU time, its reaped children's CPU time, and its RSS."""
+    """One process's own CPU time, its reaped children's CPU time, its RSS, its
+    parent and its start time (any fixed origin: it only tells a reused pid apart)."""
 
     own_s: float
     reaped_s: float
     rss_bytes: float
+    ppid: int
+    started: float
 
 
 class ProcessReader(Protocol):
@@ -124,11 +128,14 @@ class ProcfsReader:
     def times(self, pid: int) -> ProcessTimes | None:
         """CPU times and RSS of `pid`, or None when it is gone.
 
-        One file per process and tick: ``stat`` holds the CPU times (fields 14-17)
-        and the resident set in pages (field 24, the figure ``statm`` also shows).
+        One file per process and tick: ``stat`` holds the parent (field 4), the CPU
+        times (fields 14-17), the start time (field 22) and the resident set in pages
+        (field 24, the figure ``statm`` also shows). A zombie (exited, not yet reaped)
+        still shows its final CPU times, and is read like a live process: until its
+        parent reaps it, its time is in no other process's figures.
         """
         fields = self._stat_fields(pid)
-        if fields is None or fields[0] == b"Z":
+        if fields is None:
             return None
         utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
         rss_pages = int(fields[21]) if len(fields) > 21 else 0
@@ -136,6 +143,8 @@ class ProcfsReader:
             own_s=(utime + stime) * self._tick_s,
             reaped_s=(cutime + cstime) * self._tick_s,
             rss_bytes=rss_pages * self._page_bytes,
+            ppid=int(fields[1]),
+            started=float(fields[19]),
         )
 
     def machine_busy_s(self) -> float:
@@ -173,9 +182,11 @@ class PsutilReader:
             with proc.oneshot():
                 t = proc.cpu_times()
                 rss_bytes = float(proc.memory_info().rss)
+                ppid, started = int(proc.ppid()), float(proc.create_time())
         except self._ps.Error:
             return None
-        return ProcessTimes(t.user + t.system, t.children_user + t.children_system, rss_bytes)
+        own_s, reaped_s = t.user + t.system, t.children_user + t.children_system
+        return ProcessTimes(own_s, reaped_s, rss_bytes, ppid, started)
 
     def machine_busy_s(self) -> float:
         """Busy CPU seconds of the machine since boot."""
@@ -214,8 +225,8 @@ class Attribution:
         self._rescan_s = rescan_s
         self._scanned_at = -float("inf")
         self._tree: list[int] = []
-        self._own_s: dict[int, float] = {}
-        self._reaped_s: dict[int, float] = {}
+        self._seen: dict[int, ProcessTimes] = {}
+        self._carry_s = 0.0
         self._total_memory_bytes = self._reader.total_memory_bytes()
         self._machine_busy_s = self._reader.machine_busy_s()
         self._tree_cpu_s()
@@ -223,35 +234,73 @@ class Attribution:
     def _tree_cpu_s(self) -> tuple[float, float, frozenset[int]]:
         """CPU seconds gained by the tree since the last call, its RSS and its pids.
 
-        A process's own CPU time is counted while it lives; when it exits and is
-        reaped, its parent's reaped-children time grows by its whole total, of which
-        only the part not yet seen is added.
+        A process's own CPU time is counted while it lives (a zombie included). When
+        a process of the tree reaps a child, its reaped-children time grows by the
+        child's whole total (own and reaped time: the child's reaped children come
+        with it), of which the part already counted is taken off. A process that
+        left the tree alive (reparented when its parent exited), or that was reaped
+        from outside it, has nothing taken off: its time is not in the tree's.
+        A pid that now belongs to another process (reuse) is a new process if a
+        search for descendants just found it, else not ours.
         """
         now = time.monotonic()
-        if now - self._scanned_at >= self._rescan_s:
+        searched = now - self._scanned_at >= self._rescan_s
+        if searched:
             self._scanned_at = now
             self._tree = [self._root, *self._reader.descendants(self._root)]
-        own_s: dict[int, float] = {}
-        reaped_s: dict[int, float] = {}
-        own_gained_s = reaped_gained_s = rss_bytes = 0.0
+        seen = self._seen
+        found: dict[int, ProcessTimes] = {}
         for pid in self._tree:
-            if (times := self._reader.times(pid)) is None:
+            times = self._reader.times(pid)
+            if times is None:
                 continue
-            own_gained_s += max(0.0, times.own_s - self._own_s.get(pid, 0.0))
-            reaped_gained_s += max(0.0, times.reaped_s - self._reaped_s.get(pid, 0.0))
+            old = seen.get(pid)
+            if old is not None and old.started != times.started and not searched:
+                continue  # the pid was reused by a process not known to be ours
+            found[pid] = times
+        own_gained_s = reaped_gained_s = rss_bytes = 0.0
+        for pid, times in found.items():
+            old = seen.get(pid)
+            if old is None or old.started != times.started:
+                own_gained_s += times.own_s  # new: all of its time is in the tracked span
+                reaped_gained_s += times.reaped_s
+            else:
+                own_gained_s += max(0.0, times.own_s - old.own_s)
+                reaped_gained_s += max(0.0, times.reaped_s - old.reaped_s)
             rss_bytes += times.rss_bytes
-            own_s[pid], reaped_s[pid] = times.own_s, times.reaped_s
-        vanished_s = sum(s for pid, s in self._own_s.items() if pid not in own_s)
-        self._own_s, self._reaped_s = own_s, reaped_s
-        gained_s = own_gained_s + max(0.0, reaped_gained_s - vanished_s)
-        return gained_s, rss_bytes, frozenset(own_s)
+        counted_s = sum(
+            old.own_s + old.reaped_s
+            for pid, old in seen.items()
+            if old.ppid in seen and self._gone(pid, old, found)
+        )
+        self._seen = found
+        gained_s = own_gained_s + max(0.0, reaped_gained_s - counted_s)
+        return gained_s, rss_bytes, frozenset(found)
+
+    def _gone(self, pid: int, old: ProcessTimes, found: dict[int, ProcessTimes]) -> bool:
+        """Whether the process seen as `old` last time has exited (and was reaped)."""
+        if (times := found.get(pid)) is not None:
+            return times.started != old.started
+        if pid in self._tree:
+            return True  # listed, but its /proc entry is gone or now another's
+        times = self._reader.times(pid)  # dropped by the last search: left the tree?
+        return times is None or times.started != old.started
 
     def sample(self) -> Shares:
-        """Shares since the previous call (None where the machine did no work)."""
+        """Shares since the previous call (None where the machine did no work).
+
+        The tree can show more CPU seconds than the machine's busy seconds in an
+        interval: time of a process found late (descendants are searched every
+        `rescan_s`) or of a child reaped before it was found arrives at once, and
+        the two clocks tick apart. The ratio is capped at 1 and the excess carried
+        to the next intervals, where it is attributed unless the run ends first.
+        """
         tree_s, rss_bytes, pids = self._tree_cpu_s()
         busy_s = self._reader.machine_busy_s()
         machine_s = busy_s - self._machine_busy_s
         self._machine_busy_s = busy_s
+        tree_s += self._carry_s
         cpu_ratio = min(1.0, tree_s / machine_s) if machine_s > 0 else None
+        self._carry_s = max(0.0, tree_s - max(0.0, machine_s))
         ram_ratio = min(1.0, rss_bytes / self._total_memory_bytes)
         return Shares(cpu_ratio=cpu_ratio, ram_ratio=ram_ratio, pids=pids)
