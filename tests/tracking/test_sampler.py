@@ -10,6 +10,7 @@ from carbonlens.sensors.base import Host
 from carbonlens.sensors.nvml import NvmlSensor
 from carbonlens.testing.fakes import FakeClock, FakeSensor, FakeShares
 from carbonlens.testing.nvml import FakeGpu, FakeNvml
+from carbonlens.tracking.attribution import Shares
 from carbonlens.tracking.sampler import Sampler
 
 CPU = Channel("fake", Component.CPU, "package-0", Method.MEASURED)
@@ -150,4 +151,23 @@ def test_a_lost_gpu_leaves_a_gap_on_its_own_channel_only(
     warnings = [r.getMessage() for r in caplog.records if "gpu1" in r.getMessage()]
     assert warnings == [
         "carbonlens: sensor nvml failed on gpu1 (GPU is lost); that channel has a gap"
+    ]
+
+
+def test_a_reading_held_as_a_possible_spike_keeps_the_share_of_its_own_interval() -> None:
+    # 10 W, then a step to 200 W (held one tick: 20x the level), confirmed by 200 W
+    cpu = FakeSensor(CPU, energy_j=[0.0, 10.0, 20.0, 220.0, 420.0])
+    shares = FakeShares(0.5, None)
+    sampler, clock, sink = _sampler(cpu, shares=shares)
+    for ratio in (0.5, 0.5, 0.5, 0.8, 0.2):
+        shares.shares = Shares(ratio, None, frozenset())
+        sampler.tick()
+        clock.advance(1.0)
+    # the 200 J interval ending at t=3 s was read with share 0.8 and emitted a tick
+    # later, when the share was 0.2: it keeps 0.8 (160 J); the next one has 0.2 (40 J)
+    assert [(s.t_s, s.energy_j, s.process_energy_j) for s in sink] == [
+        (1.0, 10.0, 5.0),
+        (2.0, 10.0, 5.0),
+        (3.0, 200.0, pytest.approx(160.0)),
+        (4.0, 200.0, pytest.approx(40.0)),
     ]

@@ -43,6 +43,9 @@ was retired during the read)."""
 
 SampleSink = Callable[[list[Sample]], None]
 
+_SHARES_KEPT: Final = 3
+"""Ticks whose process shares are kept: a reading is held one tick at most."""
+
 
 class ReadingJudge:
     """Judges the reads of `sensors` (their names, in the sampler's order)."""
@@ -61,6 +64,8 @@ class ReadingJudge:
         self._quality = QualityLog()
         self._pending: list[Sample] = []
         self._warned: set[tuple[str, str]] = set()
+        self._shares_at: dict[float, Shares | None] = {}
+        """The process shares of the latest ticks, by tick time."""
         self.read_errors: dict[str, int] = {}
         """Readings lost per sensor (failed, timed out or impossible), and failures of
         `store` and `attribution`."""
@@ -118,10 +123,13 @@ class ReadingJudge:
         return None
 
     def _sample(self, start: Reading, end: Reading, shares: Shares | None) -> Sample | None:
+        """The interval from `start` to `end`, with the process share of the tick that
+        read `end` (`shares` if that tick's are no longer kept): a reading held one
+        tick as a possible spike keeps the share of its own interval."""
         energy_j = interval_j(start, end)
         if energy_j is None:
             return None
-        ratio = self._process_ratio(end, shares)
+        ratio = self._process_ratio(end, self._shares_at.get(end.t_s, shares))
         return Sample(
             channel=end.channel,
             t_s=end.t_s - self._t0_s,
@@ -144,7 +152,12 @@ class ReadingJudge:
                 self._pending.append(sample)
 
     def take(self, index: int, t_s: float, outcome: Outcome, shares: Shares | None) -> None:
-        """Judge sensor `index`'s read for the tick at `t_s`."""
+        """Judge sensor `index`'s read for the tick at `t_s`, whose process shares
+        since the previous tick are `shares`."""
+        if t_s not in self._shares_at:
+            self._shares_at[t_s] = shares
+            if len(self._shares_at) > _SHARES_KEPT:
+                del self._shares_at[next(iter(self._shares_at))]
         if outcome is QualityKind.GAP:
             self._missing(index)
         elif outcome is QualityKind.READ_TIMEOUT:
