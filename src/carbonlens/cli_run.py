@@ -64,6 +64,12 @@ def _not_found(program: str) -> bool:
     return shutil.which(program, mode=os.F_OK) is None
 
 
+def _finishing(_signum: int, _frame: object) -> None:
+    """SIGINT or SIGTERM once the command has exited: the run is being finalised
+    (the live provider's hours are fetched for at most 10 s), so say so and go on."""
+    click.echo("carbonlens: the command has exited; finishing the run's record", err=True)
+
+
 def _check_writable_dir(path: Path) -> None:
     """Fail before anything runs when `path` cannot be written (its directory is
     missing or read-only), rather than after the command."""
@@ -235,16 +241,17 @@ def run_command(
         if not (signum == signal.SIGINT and _terminal_signals_child()):
             child.send_signal(signum)
 
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, forward)
     try:
         if plan is not None and plan.resumes:
             from carbonlens.schedule import PauseController, follow_plan
 
             follow_plan(plan, PauseController(child.pid), alive=lambda: child.poll() is None)
         returncode = child.wait()
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    finally:  # the command is over: a second Ctrl-C must not cut the run's record short
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _finishing)
     if forwarded or tracker.stop_reason:
         status = RunStatus.INTERRUPTED
     else:

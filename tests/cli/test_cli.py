@@ -300,6 +300,40 @@ def test_sigterm_is_forwarded_and_run_finalised(env: dict[str, str], tmp_path: P
     assert doc["ended_at"] is not None and doc["energy_kwh"] > 0
 
 
+def test_a_second_ctrl_c_while_the_run_is_finished_does_not_cut_it_short(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    from carbonlens.testing.intensity_server import IntensityServer, Reply
+
+    with IntensityServer() as server:
+        server.route("/v3/*", Reply(delay_s=2.0, json={}))  # a slow provider
+        live = {
+            **env,
+            "CARBONLENS_ELECTRICITYMAPS_TOKEN": server.em_token,
+            "CARBONLENS_ELECTRICITYMAPS_URL": server.url,
+            "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        }
+        argv = ["run", "--country", "DE", "--intensity-provider", "electricitymaps", "--json"]
+        proc = subprocess.Popen(
+            [PY, "-m", "carbonlens", *argv, "--", PY, "-c", "print('done', flush=True)"],
+            env=live,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None and proc.stdout.readline() == "done\n"
+        deadline = time.monotonic() + 10
+        while not server.requests_to("/v3/*") and time.monotonic() < deadline:
+            time.sleep(0.05)  # the command has exited; the run's hours are being fetched
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err  # the command's status, not a KeyboardInterrupt
+    assert "Traceback" not in err
+    assert "the command has exited; finishing the run's record" in err
+    doc = json.loads(out)
+    assert doc["status"] == "finished" and doc["ended_at"] is not None
+
+
 def test_runs_filters(env: dict[str, str]) -> None:
     for project in ("a", "b"):
         assert (
