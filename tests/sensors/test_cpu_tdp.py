@@ -113,6 +113,18 @@ def test_generic_cpu_uses_per_core_default(proc: ProcTree, host: Host) -> None:
     assert host_share_ratio(host) is None
 
 
+def test_per_core_default_counts_cores_not_threads(proc: ProcTree, host: Host) -> None:
+    # an unknown CPU with SMT: 4 cores x 2 threads = 8 logical CPUs, bare metal
+    proc.cpuinfo(model_name="Unknown CPU 9000", cores_per_socket=4, threads_per_core=2)
+    proc.set_jiffies()
+    sensor = CpuTdpSensor.open(host)
+    facts = sensor.assumptions()
+    # 10.8 W per core x 8 CPUs / 2 threads per core = 43.2 W (it was 86.4 W: per core x threads)
+    assert (facts["effective_cpus"], facts["threads_per_core"]) == (8, 2.0)
+    assert facts["max_power_w"] == pytest.approx(43.2)
+    assert sensor.describe().endswith("10.8 W per core x 8 CPUs / 2 threads per core = max 43.2 W")
+
+
 def test_known_cpu_without_core_count_in_vm_uses_per_core_default(
     proc: ProcTree, host: Host
 ) -> None:

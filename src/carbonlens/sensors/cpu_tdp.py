@@ -11,8 +11,11 @@ busy) and
   process may use (`carbonlens.sensors.cpu_host.cpu_share`: allowed CPUs and cgroup
   quota over the logical CPUs of the packages they fill);
 * when the package size is unknown (no table row, a row without a core count in
-  a VM), ``P_max = default_tdp_per_core_w() * effective_cpus``: the median per-core
-  TDP of the table's Green Algorithms rows;
+  a VM), ``P_max = default_tdp_per_core_w() * effective_cpus / threads_per_core``:
+  the median per-core TDP of the table's Green Algorithms rows (TDP over physical
+  cores) times the cores the usable logical CPUs make (``threads_per_core`` from
+  ``/proc/cpuinfo``, 1 when it is not listed: a VM whose guest sees no SMT counts
+  each vCPU as a core);
 * ``P_idle = idle_ratio * P_max``.
 
 ``power_w=`` replaces the model with a fixed wattage (method CONSTANT).
@@ -104,10 +107,13 @@ def _model(host: Host, opts: CpuTdpOptions) -> tuple[float, dict[str, Any], str]
     elif opts.tdp_w is not None:
         max_w = opts.tdp_w * share.effective_cpus / topology.logical_cpus
         summary = f"TDP {opts.tdp_w:g} W x {share.effective_cpus:g}/{topology.logical_cpus} CPUs"
-    else:
+    else:  # a per-core figure: logical CPUs are threads, so count the cores they make
         per_core_w = default_tdp_per_core_w()
-        max_w = per_core_w * share.effective_cpus
-        summary = f"default {per_core_w:g} W per core x {share.effective_cpus:g} CPUs"
+        threads = max(1.0, topology.threads_per_core or 1.0)
+        max_w = per_core_w * share.effective_cpus / threads
+        summary = f"default {per_core_w:g} W per core x {share.effective_cpus:g} CPUs" + (
+            f" / {threads:g} threads per core" if threads > 1 else ""
+        )
     assumptions: dict[str, Any] = {
         "model": "power = idle + (max - idle) * utilisation",
         "cpu_model_name": topology.model_name,
