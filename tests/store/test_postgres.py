@@ -391,6 +391,25 @@ def test_newer_or_foreign_databases_are_refused_untouched(postgres_url: str) -> 
         assert conn.execute("SELECT to_regclass('schema_version')").fetchone() == (None,)
 
 
+def test_connections_bound_how_long_a_silent_server_can_hold_a_write(postgres_url: str) -> None:
+    from carbonlens.store.postgres import _engine
+
+    engine = _engine(parse_database_url(postgres_url), connect_timeout_s=10.0)
+    try:
+        with engine.connect() as conn:
+            timeout = conn.exec_driver_sql("SHOW statement_timeout").scalar()
+            params = conn.connection.driver_connection.info.get_parameters()  # type: ignore[union-attr]
+    finally:
+        engine.dispose()
+    assert timeout == "30s"  # STATEMENT_TIMEOUT_S
+    # a dead connection is found after 10 s idle + 3 probes 5 s apart
+    assert {k: params[k] for k in ("keepalives", "keepalives_idle", "keepalives_count")} == {
+        "keepalives": "1",
+        "keepalives_idle": "10",
+        "keepalives_count": "3",
+    }
+
+
 def test_a_schema_of_its_own_through_search_path(postgres_url: str) -> None:
     import psycopg
 

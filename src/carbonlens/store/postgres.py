@@ -43,6 +43,10 @@ MIGRATIONS: Final = migrations(text='TEXT COLLATE "C"', integer="BIGINT")
 CONNECT_TIMEOUT_S: Final = 10.0
 """Default wait, in seconds, for the server to accept a connection."""
 
+STATEMENT_TIMEOUT_S: Final = 30.0
+"""Longest a statement may run on the server, in seconds (a batch of samples takes
+milliseconds; a lock held by another client should not hold a run's end)."""
+
 _MIGRATION_LOCK: Final = 0x636172626F6E
 """Advisory lock id held while migrating ("carbon" in ASCII)."""
 
@@ -216,7 +220,15 @@ class _PostgresTransaction:
 
 def _engine(target: DatabaseUrl, connect_timeout_s: float) -> sqlalchemy.Engine:
     """An engine for `target` on the psycopg 3 driver (connects lazily); the URL's own
-    `connect_timeout` and `application_name` win over the defaults."""
+    parameters win over the defaults.
+
+    The defaults bound how long a write can wait on a server that stops answering,
+    so that the writer thread, and the end of the run that waits for it, are not
+    held for hours: TCP keepalives find a dead connection within about 25 s
+    (first probe after 10 s idle, then every 5 s, 3 lost), and `statement_timeout`
+    ends a statement the server runs for more than `STATEMENT_TIMEOUT_S` (a lock
+    held by another client). A URL that sets its own `options` keeps them, without
+    the statement timeout."""
     try:  # from the masked URL, then the secrets: both parsed once, as mask_url does
         url = (
             sqlalchemy.make_url(target.masked)
@@ -232,6 +244,11 @@ def _engine(target: DatabaseUrl, connect_timeout_s: float) -> sqlalchemy.Engine:
     defaults = {
         "connect_timeout": max(2, round(connect_timeout_s)),
         "application_name": "carbonlens",
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+        "options": f"-c statement_timeout={round(STATEMENT_TIMEOUT_S * 1000)}",
     }
     connect_args = {name: value for name, value in defaults.items() if name not in url.query}
     return sqlalchemy.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
