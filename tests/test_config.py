@@ -177,3 +177,10 @@ def test_an_unknown_location_says_where_it_was_set(
         Tracker(store=str(tmp_path / "runs.db"))
     assert str(caught.value).startswith(f"{tmp_path / 'carbonlens.toml'}: setting 'country': ")
     assert caught.value.suggestions == ("FR",)
+
+
+def test_a_tool_table_outside_pyproject_says_where_it_belongs(tmp_path: Path) -> None:
+    path = tmp_path / "carbonlens.toml"
+    path.write_text('[tool.carbonlens]\ncountry = "FR"\n')
+    with pytest.raises(ConfigError, match=r"unknown setting 'tool' \(this file holds the settings"):
+        load_settings(env={}, paths=[path])

@@ -247,6 +247,11 @@ def _apply(base: Settings, values: Mapping[str, object], source: str) -> Setting
         if name not in _PARSERS:
             close = _close_setting(name)
             hint = f" (did you mean {close!r}?)" if close else ""
+            if name == "tool":  # `[tool.carbonlens]` outside pyproject.toml
+                hint = (
+                    " (this file holds the settings at its top level, without a table; "
+                    "[tool.carbonlens] is for pyproject.toml)"
+                )
             known = ", ".join(sorted(_PARSERS))
             raise ConfigError(
                 f"{source}: unknown setting {key!r}{hint}; known settings: {known}",
