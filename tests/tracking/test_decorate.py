@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,28 @@ def test_an_async_function_is_measured_until_it_is_done(tmp_path: Path) -> None:
     report = answer.last_report  # type: ignore[attr-defined]
     assert report.duration_s == pytest.approx(2.0)
     assert report.it_energy_j == pytest.approx(5.0)
+
+
+def test_an_async_generator_is_measured_while_it_is_iterated(tmp_path: Path) -> None:
+    clock = FakeClock()
+    sensor = FakeSensor(CPU, energy_j=[0.0, 9.0])
+
+    @carbonlens.track(**_options(tmp_path, clock, sensor))
+    async def tokens(n: int) -> AsyncIterator[int]:
+        for i in range(n):
+            await asyncio.sleep(0)
+            clock.advance(1.5)
+            yield i
+
+    async def collect() -> list[int]:
+        return [token async for token in tokens(2)]
+
+    assert inspect.isasyncgenfunction(tokens)
+    assert asyncio.run(collect()) == [0, 1]
+    report = tokens.last_report  # type: ignore[attr-defined]
+    # it only measured its creation before (0 s, 0 J)
+    assert report.duration_s == pytest.approx(3.0)
+    assert report.it_energy_j == pytest.approx(9.0)
 
 
 def test_a_raising_call_leaves_last_report_alone(tmp_path: Path) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
-from collections.abc import Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 from contextvars import ContextVar
 from typing import Any, ParamSpec, TypeVar, overload
 
@@ -32,8 +33,8 @@ def track(func: Callable[P, R] | None = None, /, **tracker_kwargs: Any) -> Any:
     that returned is kept on the wrapper as `.last_report` (None before). A call
     made while the function's own run is in progress in the same thread or task
     (recursion) is part of that run, except for generator functions. An async
-    function's run lasts until its coroutine is done, a generator function's from
-    the first item asked for until it is exhausted or closed.
+    function's run lasts until its coroutine is done, a generator function's (async
+    too) from the first item asked for until it is exhausted or closed.
 
     Raises:
         TypeError: a keyword argument that `Tracker` does not take.
@@ -84,8 +85,19 @@ def track(func: Callable[P, R] | None = None, /, **tracker_kwargs: Any) -> Any:
             keep(run.report)
             return result
 
+        @functools.wraps(fn)
+        async def async_generator_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+            items: AsyncGenerator[Any, None] = fn(*args, **kwargs)  # type: ignore[assignment]
+            with tracker() as run:
+                async with contextlib.aclosing(items):
+                    async for item in items:
+                        yield item
+            keep(run.report)
+
         if inspect.iscoroutinefunction(fn):
             chosen: Callable[..., Any] = async_wrapper
+        elif inspect.isasyncgenfunction(fn):
+            chosen = async_generator_wrapper
         elif inspect.isgeneratorfunction(fn):
             chosen = generator_wrapper
         else:
