@@ -216,3 +216,19 @@ def test_a_run_whose_settings_cannot_be_priced_says_so(
         build_report(_info(settings=settings), SAMPLES)
     assert detail in caught.value.detail
     assert isinstance(caught.value, StoreError) and isinstance(caught.value, ValueError)
+
+
+def test_a_window_process_energy_skips_an_interval_without_attribution() -> None:
+    # the window's closing CPU interval came 5 ms after a tick: the machine's CPU time
+    # had not moved, so it has no share; the window keeps the 900 J known on that
+    # channel, as the run does. The GPU was never attributed in the second window.
+    samples = [
+        Sample(CPU, 1800.0, 1800.0, 1800.0, 900.0),
+        Sample(CPU, 1800.005, 0.005, 0.005, None),
+        Sample(GPU, 3600.0, 1800.0, 3600.0, None),
+    ]
+    first, second = build_report(
+        _info(), samples, [Window("a", 0.0, 1800.005), Window("b", 1800.005, 3600.0)]
+    ).windows
+    assert first.process_energy_j == pytest.approx(900.0)  # was None
+    assert second.process_energy_j is None

@@ -158,14 +158,17 @@ def window_totals(
     """Energy inside each window: the samples whose interval ends within it.
 
     The tracker takes a sample at every window edge, so intervals never straddle one.
+    The process energy follows the run's rule: per channel, the intervals where
+    attribution was known (a window edge a few milliseconds after a tick, when the
+    machine's CPU time has not moved, has none); None when a channel has none.
     """
     totals = []
     for w in windows:
         end = w.end_t_s if w.end_t_s is not None else end_t_s
         inside = [s for s in samples if w.start_t_s < s.t_s <= end + 1e-9]
         it_j = sum(s.energy_j for s in inside)
-        shares = [s.process_energy_j for s in inside]
-        process_j = None if not inside or None in shares else sum(p or 0.0 for p in shares)
+        process = [t.process_energy_j for t in channel_totals(inside)]
+        process_j = None if not inside or None in process else sum(p or 0.0 for p in process)
         totals.append(
             WindowTotal(
                 name=w.name,

@@ -170,7 +170,7 @@ def _bool(name: str, value: object) -> bool:
     if text in _TRUE | _FALSE:
         return text in _TRUE
     raise ConfigError(
-        f"setting {name!r} must be one of true/false/1/0/yes/no, got {value!r}", setting=name
+        f"setting {name!r} must be one of true/false/1/0/yes/no/on/off, got {value!r}", setting=name
     )
 
 

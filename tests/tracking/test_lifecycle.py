@@ -172,3 +172,17 @@ def test_a_store_that_is_neither_a_path_nor_a_store_fails_at_construction(store:
 def test_sensor_names_may_be_one_comma_separated_string(tmp_path: Path) -> None:
     tracker = Tracker(store=tmp_path / "runs.db", sensors="cpu-tdp, ram-model")
     assert tracker.settings.sensors == ("cpu-tdp", "ram-model")
+
+
+def test_stop_refuses_the_running_status(tmp_path: Path) -> None:
+    # it was stored as a stopped run still marked running
+    tracker = Tracker(
+        country="FR",
+        store=tmp_path / "runs.db",
+        sensors=[FakeSensor(CPU, energy_j=[0.0, 1.0])],
+        clock=FakeClock(),
+    )
+    tracker.start()
+    with pytest.raises(ConfigError, match="not running"):
+        tracker.stop(RunStatus.RUNNING)
+    assert tracker.stop().info.status == RunStatus.FINISHED

@@ -13,11 +13,13 @@ Rules, per channel (docs/tracking.md#bad-sensors has the reasons):
   (interval mean power for counters, the reading's power for power-sampled
   channels) is held for one reading. If the next reading stays nearer the new
   level (at or above the geometric mean of the two), it was a real load step:
-  both intervals are kept, unflagged. Otherwise it was a one-reading excursion,
-  flagged: on a power-sampled channel it is dropped (one odd instantaneous value
-  would stand for a whole interval); on a counter it is kept while the counter
-  stays at or above it (a counter integrates real energy, so a short burst of
-  load is real) and dropped when the counter falls back below it (garbage).
+  kept, unflagged, and the level moves to it. Otherwise it was a one-reading
+  excursion, flagged: on a power-sampled channel it is dropped (one odd
+  instantaneous value would stand for a whole interval); on a counter it is kept
+  while the counter stays at or above it (a counter integrates real energy, so a
+  short burst of load is real) and dropped when the counter falls back below it
+  (garbage). Either way the next reading is then judged like any other, so a
+  garbage value right after a real step is held in turn.
 - `gap`: every span with no accepted reading (failed, timed-out or dropped
   reads), from the last accepted reading to the next one. A counter closes it
   exactly; a power channel's trapezoid interpolates across it.
@@ -101,6 +103,9 @@ class ChannelCheck:
         self._held_w = 0.0
         self._level_w: float | None = None
         self._missed = False
+        """A reading was missed since the newest one (the held one while one is held)."""
+        self._missed_to_held = False
+        """A reading was missed between the accepted baseline and the held reading."""
 
     def miss(self) -> None:
         """Note that the channel's sensor gave no reading this time (error or timeout)."""
@@ -133,7 +138,7 @@ class ChannelCheck:
         if held is not None and self._last is not None:
             if self._held_kind == QualityKind.SPIKE:
                 verdict.events.append(Event(QualityKind.SPIKE, held.t_s, held.t_s))
-                self._accept(self._last, held, verdict)
+                self._accept_held(self._last, held, verdict)
             else:
                 self._missed = True
         if self._missed and self._last is not None and end_t_s > self._last.t_s:
@@ -163,31 +168,40 @@ class ChannelCheck:
 
     def _hold(self, reading: Reading, kind: QualityKind, rate_w: float) -> None:
         self._held, self._held_kind, self._held_w = reading, kind, rate_w
+        self._missed_to_held, self._missed = self._missed, False
+
+    def _accept_held(self, last: Reading, held: Reading, verdict: Verdict) -> None:
+        """Accept the span up to the held reading, a gap if a reading was missed before
+        it; one missed after it stays for the next span."""
+        after, self._missed = self._missed, self._missed_to_held
+        self._accept(last, held, verdict)
+        self._missed = after
 
     def _resolve(self, held: Reading, last: Reading, reading: Reading, verdict: Verdict) -> None:
         """Decide what `held` was, now that the next reading is here."""
         self._held = None
         if self._held_kind == QualityKind.COUNTER_BACKWARDS:
-            self._missed = True
             if _counts_down(last, reading) and not _counts_down(held, reading):
                 # a reset: counting resumes from the low value; the energy between is lost
                 verdict.events.append(Event(QualityKind.GAP, last.t_s, held.t_s))
-                self._last, self._missed = held, False
+                self._last = held
+            else:
+                self._missed = True
             self._step(reading, verdict)
             return
         level_w = self._level_w or 0.0
         counter_holds = not _counts_down(held, reading)  # always true for power channels
         next_w = _rate_w(held, reading) if counter_holds else None
         if next_w is not None and next_w >= math.sqrt(level_w * self._held_w):
-            self._accept(last, held, verdict)  # a real step up: the level moves to it
-            self._accept(held, reading, verdict)
-            self._level_w = next_w
+            self._accept_held(last, held, verdict)  # a real step up: the level moves to it
+            self._level_w = self._held_w
+            self._step(reading, verdict)  # judged in its own right: it may be a spike too
             return
         verdict.events.append(Event(QualityKind.SPIKE, held.t_s, held.t_s))
         if counter_holds and held.energy_j is not None:  # a burst the counter vouches for
-            self._accept(last, held, verdict)
+            self._accept_held(last, held, verdict)
             self._level_w = level_w
-            self._accept(held, reading, verdict)
+            self._step(reading, verdict)
             return
         self._missed = True
         self._step(reading, verdict)

@@ -75,6 +75,12 @@ class Sampler:
         self._judge = ReadingJudge([s.name for s in self._sensors], self.t0_s, sink, read_timeout_s)
         self._lock = threading.Lock()
         """Guards the judge (channel checks, flags, pending samples) and the tick state."""
+        self._closed = False
+        """Set under `_lock` once `stop()` has closed the judge: a tick still running
+        (a read that overran the final wait) then judges and emits nothing."""
+        self._stop_lock = threading.Lock()
+        """Serialises `stop()`: the first call stops, later ones find it done."""
+        self._stopped = False
         self._loop = threading.Condition()
         """Guards the loop's state below: generation, requests, the read in progress."""
         self._gen = 0
@@ -145,9 +151,11 @@ class Sampler:
             if outcome is None:
                 return None
             with self._lock:
+                if self._closed:
+                    return None
                 self._judge.take(index, t_s, outcome, shares)
         with self._lock:
-            return self._judge.emit()
+            return None if self._closed else self._judge.emit()
 
     def tick(self) -> list[Sample]:
         """Read every sensor once and emit the samples since the previous tick.
@@ -156,8 +164,10 @@ class Sampler:
         thread does and this waits about `read_timeout_s` at most (see `__init__`),
         returning [] if the tick was not done by then. A reading judged a possible
         spike is held until the next tick decides it (`tracking.quality`), so its
-        interval is emitted one tick late.
+        interval is emitted one tick late. After `stop()` this reads nothing: [].
         """
+        if self._stopped:
+            return []
         if self._thread is None:
             return self._step(self._gen) or []
         return self._ask(last=False)[1]
@@ -198,8 +208,9 @@ class Sampler:
             self._reading = None
             gen = self._gen
         with self._lock:
-            self._judge.timed_out(read.sensor, read.t_s)
-            self._judge.emit()  # what the abandoned tick had judged before the stuck read
+            if not self._closed:
+                self._judge.timed_out(read.sensor, read.t_s)
+                self._judge.emit()  # what the abandoned tick had judged before the stuck read
         if restart:
             self._start_loop(gen)
         return True
@@ -268,17 +279,22 @@ class Sampler:
         Waits about `read_timeout_s` at most for the final tick (see `__init__`); a
         sensor stuck in a read is not waited for.
         """
-        if self._thread is None:
-            self._step(self._gen)
-        else:
-            done, _ = self._ask(last=True)
-            self._watch_stop.set()
-            if done:
-                self._thread.join(self.read_timeout_s)
-            with self._loop:
-                self._gen += 1  # a loop thread still inside a read discards it
-                self._stopping = True
-                self._loop.notify_all()
-            self._thread = None
-        with self._lock:
-            self._judge.finish(self.last_tick_t_s + self.t0_s, self._last_shares)
+        with self._stop_lock:  # a second call waits for the first, then returns
+            if self._stopped:
+                return
+            self._stopped = True  # ticks asked for from now on read nothing
+            if self._thread is None:
+                self._step(self._gen)
+            else:
+                done, _ = self._ask(last=True)
+                self._watch_stop.set()
+                if done:  # the thread that served it: a new one if a read was left stuck
+                    self._thread.join(self.read_timeout_s)
+                with self._loop:
+                    self._gen += 1  # a loop thread still inside a read discards it
+                    self._stopping = True
+                    self._loop.notify_all()
+                self._thread = None
+            with self._lock:
+                self._closed = True
+                self._judge.finish(self.last_tick_t_s + self.t0_s, self._last_shares)

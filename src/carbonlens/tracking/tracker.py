@@ -403,7 +403,15 @@ class Tracker:
 
         In a process forked from the one that runs it, this leaves the run alone and
         returns a report without figures that says so.
+
+        Raises:
+            ConfigError: `status` is `RUNNING` (a stopped run is not running).
         """
+        if status is RunStatus.RUNNING:
+            raise ConfigError(
+                "stop status must be finished, failed or interrupted, not running",
+                setting="status",
+            )
         info = _started(self._info)
         if os.getpid() != info.pid:
             self._measuring("end")  # the warning
