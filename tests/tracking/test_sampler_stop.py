@@ -1,4 +1,4 @@
-"""Audit of the sampler's threads at stop(): repeated and concurrent stops, a tick
+"""The sampler's threads at stop(): repeated and concurrent stops, a tick
 still running when stop() gives up on it, and threads left behind.
 
 Real threads with a `FakeClock` and a short read deadline; nothing here sleeps

@@ -1,4 +1,4 @@
-"""Audit of the reading checks: the reading that settles a held one, and gap spans.
+"""The reading checks: the reading that settles a held one, and gap spans.
 
 Each test scripts a `FakeSensor` on a `FakeClock`, one tick per second from a
 baseline at 0 s, then `stop()` (a final tick at the same time, which adds nothing).
