@@ -202,3 +202,21 @@ def test_real_tree_seconds_match_getrusage() -> None:
     # the child was reaped); jiffies round each process's figures to 10 ms
     assert truth_s > 0.9
     assert counted_s == pytest.approx(truth_s, abs=0.1)
+
+
+def test_children_of_main_threads_are_found_at_the_next_sample(tmp_path: Path) -> None:
+    tree, machine = _tree(tmp_path)
+    tree.children_lists()  # the kernel lists each thread's children
+    shares = _attribution(tree, rescan_s=3600.0)  # no full search during the test
+    # the root starts 103, which runs 40 jiffies before the next sample: the main
+    # thread's children list names it, so all 40 count now (before: 0 now, and the
+    # 40 at the full search up to 5 s later, or when 103 is reaped)
+    tree.process(103, ppid=100, utime=40, starttime=500)
+    machine.advance(100)
+    result = shares.sample()
+    assert 103 in result.pids
+    assert result.cpu_ratio == pytest.approx(40 / 100)
+    # it runs 10 more: +10, counted once
+    tree.process(103, ppid=100, utime=50, starttime=500)
+    machine.advance(100)
+    assert shares.sample().cpu_ratio == pytest.approx(10 / 100)

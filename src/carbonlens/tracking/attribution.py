@@ -91,13 +91,35 @@ class ProcfsReader:
         the parent id of every process on the machine is, which on a busy node
         means thousands of files.
         """
-        if os.path.exists(f"{self._proc_dir}/{pid}/task/{pid}/children"):
+        if self.lists_children(pid):
             return self._walk(pid, self._listed_children)
         children: dict[int, list[int]] = {}
         for entry in os.listdir(self._proc_dir):
             if entry.isdigit() and (fields := self._stat_fields(entry)) is not None:
                 children.setdefault(int(fields[1]), []).append(int(entry))
         return self._walk(pid, lambda parent: children.get(parent, []))
+
+    def lists_children(self, pid: int) -> bool:
+        """Whether the kernel lists `pid`'s children (CONFIG_PROC_CHILDREN): a search
+        for its descendants then reads only the tree, not every process."""
+        return os.path.exists(f"{self._proc_dir}/{pid}/task/{pid}/children")
+
+    def main_thread_descendants(self, pid: int) -> list[int]:
+        """The descendants of `pid` started by main threads: one ``children`` file per
+        process, read at every sample ([] where the kernel has no such lists)."""
+        return self._walk(pid, self._main_thread_children)
+
+    def _main_thread_children(self, pid: int) -> list[int]:
+        try:
+            fd = os.open(f"{self._proc_dir}/{pid}/task/{pid}/children", os.O_RDONLY)
+        except OSError:
+            return []
+        try:
+            return [int(kid) for kid in os.read(fd, 65536).split()]
+        except (OSError, ValueError):
+            return []
+        finally:
+            os.close(fd)
 
     @staticmethod
     def _walk(pid: int, children_of: Callable[[int], list[int]]) -> list[int]:
@@ -215,10 +237,16 @@ class Attribution:
     ) -> None:
         """Track `root_pid` (default: this process) and all its descendants.
 
-        Finding descendants reads every process on the machine, so it is done every
-        `rescan_s` seconds; in between, the known tree is read. A child found late
-        brings its whole CPU time with it, and one that lived between two scans is
-        counted through its parent's reaped-children time.
+        Descendants are searched for in full every `rescan_s` seconds. At every
+        other sample, where the reader can (`main_thread_descendants`: the kernel's
+        children list of each process's main thread, one small file per process of
+        the tree), the children the tree's main threads started are added, so that
+        short-lived children such as DataLoader workers or the command of
+        `carbonlens run` are seen while they run. A child started by another thread
+        is found by the next full search; a child found late brings its whole CPU
+        time with it, and one that lived between two searches is counted through its
+        parent's reaped-children time, both arriving at once (placed late, or lost
+        at the end of the run).
         """
         self._reader = reader or default_reader(Host())
         self._root = root_pid or os.getpid()
@@ -243,11 +271,7 @@ class Attribution:
         A pid that now belongs to another process (reuse) is a new process if a
         search for descendants just found it, else not ours.
         """
-        now = time.monotonic()
-        searched = now - self._scanned_at >= self._rescan_s
-        if searched:
-            self._scanned_at = now
-            self._tree = [self._root, *self._reader.descendants(self._root)]
+        listed = self._search()
         seen = self._seen
         found: dict[int, ProcessTimes] = {}
         for pid in self._tree:
@@ -255,7 +279,7 @@ class Attribution:
             if times is None:
                 continue
             old = seen.get(pid)
-            if old is not None and old.started != times.started and not searched:
+            if old is not None and old.started != times.started and pid not in listed:
                 continue  # the pid was reused by a process not known to be ours
             found[pid] = times
         own_gained_s = reaped_gained_s = rss_bytes = 0.0
@@ -276,6 +300,25 @@ class Attribution:
         self._seen = found
         gained_s = own_gained_s + max(0.0, reaped_gained_s - counted_s)
         return gained_s, rss_bytes, frozenset(found)
+
+    def _search(self) -> set[int]:
+        """Bring the tree up to date; the pids the search listed as descendants (a
+        listed pid whose process changed is a new child, an unlisted one is not ours).
+
+        A full search replaces the tree; the quick one between (main threads'
+        children lists) only adds to it, as it does not see every thread's children.
+        """
+        now = time.monotonic()
+        if now - self._scanned_at >= self._rescan_s:
+            self._scanned_at = now
+            self._tree = [self._root, *self._reader.descendants(self._root)]
+            return set(self._tree)
+        quick = getattr(self._reader, "main_thread_descendants", None)
+        if quick is None:
+            return set()
+        listed = set(quick(self._root))
+        self._tree += sorted(listed.difference(self._tree))
+        return listed
 
     def _gone(self, pid: int, old: ProcessTimes, found: dict[int, ProcessTimes]) -> bool:
         """Whether the process seen as `old` last time has exited (and was reaped)."""
