@@ -6,6 +6,7 @@ import json
 import math
 import os
 import re
+import stat
 import sys
 import tempfile
 from collections.abc import Callable
@@ -57,6 +58,18 @@ def carbonlens_errors(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def is_stream(output: Path) -> bool:
+    """Whether `output` names a stream rather than a file to replace: `-` (stdout),
+    a path under /dev or /proc (`/dev/stdout`, `/dev/fd/3`), or an existing
+    file that is not a regular one (a named pipe)."""
+    if str(output) == "-" or output.parts[1:2] in (("dev",), ("proc",)):
+        return True
+    try:
+        return not stat.S_ISREG(output.expanduser().stat().st_mode)
+    except OSError:
+        return False
+
+
 def write_output(text: str, output: Path) -> Path:
     """Write `text` to the user's file `output` atomically, and return where it went.
 
@@ -65,9 +78,23 @@ def write_output(text: str, output: Path) -> Path:
     leaves the old file (or none), never half a document. A new file gets the
     usual permissions (0666 less the umask); an existing one keeps its own.
 
+    A stream (`is_stream`: `-`, `/dev/stdout`, a named pipe) is written to, not
+    replaced: renaming a file over `/dev/stdout` would replace the file the shell
+    redirected stdout to, losing what the command wrote there.
+
     Raises:
         CliFailure: the directory is missing or not writable, or the disk is full.
     """
+    if is_stream(output):
+        try:
+            if str(output) == "-":
+                click.echo(text, nl=False)
+            else:
+                with open(output, "a", encoding="utf-8") as stream:
+                    stream.write(text)
+        except OSError as exc:
+            raise CliFailure(f"cannot write {output}: {exc.strerror or exc}") from None
+        return output
     target = output.expanduser().resolve()
     try:
         mode = target.stat().st_mode & 0o777

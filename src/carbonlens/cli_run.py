@@ -23,6 +23,7 @@ from carbonlens._cli_common import (
     CliFailure,
     carbonlens_errors,
     fail,
+    is_stream,
     json_text,
     print_json,
     store_option,
@@ -72,7 +73,10 @@ def _finishing(_signum: int, _frame: object) -> None:
 
 def _check_writable_dir(path: Path) -> None:
     """Fail before anything runs when `path` cannot be written (its directory is
-    missing or read-only), rather than after the command."""
+    missing or read-only), rather than after the command; a stream (`-`,
+    `/dev/stdout`) is written to as it is."""
+    if is_stream(path):
+        return
     directory = path.expanduser().resolve().parent
     if not directory.is_dir():
         fail(f"--json-file {path}: no directory {directory}")

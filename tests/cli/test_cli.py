@@ -108,6 +108,32 @@ def test_json_file_keeps_stdout_for_the_command(env: dict[str, str], tmp_path: P
     assert [r["run_id"] for r in listed] == [doc["run_id"]]
 
 
+@pytest.mark.parametrize("target", ["/dev/stdout", "-"])
+def test_json_file_to_stdout_keeps_what_the_command_wrote_there(
+    env: dict[str, str], tmp_path: Path, target: str
+) -> None:
+    # stdout redirected to a file, as `> log.txt` does: the report was renamed over
+    # the file /dev/stdout resolves to, losing the command's output
+    log = tmp_path / "log.txt"
+    code = "print('the command speaks')"
+    with log.open("w") as out:
+        result = subprocess.run(
+            [PY, "-m", "carbonlens", "run", "--country", "FR", "--json-file", target]
+            + ["--", PY, "-c", code],
+            env=env,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 0, result.stderr
+    text = log.read_text()
+    assert text.startswith("the command speaks\n")
+    assert json.loads(text[len("the command speaks\n") :])["status"] == "finished"
+    assert not (tmp_path / "-").exists()
+
+
 def test_json_file_in_a_missing_directory_is_refused_before_running(
     env: dict[str, str], tmp_path: Path
 ) -> None:
