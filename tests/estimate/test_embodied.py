@@ -101,3 +101,18 @@ def test_bad_host_arguments_and_duration_raise_config_error() -> None:
     with pytest.raises(ConfigError) as caught:
         amortised_g(host_embodied(0.5), -1.0)
     assert caught.value.setting == "duration_s"
+
+
+def test_a_per_card_figure_from_a_table_keeps_its_source() -> None:
+    # the estimator passes hardware.csv's figure per card: it was labelled "given by
+    # caller" although the user gave nothing
+    from carbonlens.estimate.hardware import resolve_device
+
+    a100 = resolve_device("A100").spec
+    assert a100.embodied_g is not None and a100.embodied_source
+    share = gpu_embodied(
+        a100.name, 64, embodied_g_per_gpu=a100.embodied_g, embodied_source=a100.embodied_origin
+    )
+    assert share.source.startswith(f"150 kgCO2e (hardware.csv: {a100.embodied_source})")
+    assert "given by caller" not in share.source
+    assert "given by caller" in gpu_embodied(embodied_g_per_gpu=1000.0).source

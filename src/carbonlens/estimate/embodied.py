@@ -47,11 +47,14 @@ def _rows() -> dict[str, dict[str, str]]:
     return {row["item"]: row for row in read_rows("embodied_carbon.csv")}
 
 
-def _embodied(item: str, override_g: float | None, setting: str) -> tuple[float, str]:
-    """Embodied emissions (g) of one unit of `item` and a note on where it came from."""
+def _embodied(
+    item: str, override_g: float | None, setting: str, source: str = ""
+) -> tuple[float, str]:
+    """Embodied emissions (g) of one unit of `item` and a note on where it came from
+    (`source` for an `override_g` taken from a table, else "given by caller")."""
     if override_g is not None:
         _check(setting, override_g)
-        return override_g, f"{override_g / G_PER_KG:g} kgCO2e given by caller"
+        return override_g, f"{override_g / G_PER_KG:g} kgCO2e {source or 'given by caller'}"
     row = _rows()[item]
     note = f"embodied_carbon.csv {item}: {row['value']} {row['unit']} ({row['source']})"
     return float(row["value"]) * G_PER_KG, note
@@ -86,6 +89,7 @@ def gpu_embodied(
     *,
     share_ratio: float = 1.0,
     embodied_g_per_gpu: float | None = None,
+    embodied_source: str = "",
     lifetime_s: float | None = None,
 ) -> EmbodiedShare:
     """Embodied emissions of `count` GPU cards of one kind.
@@ -96,6 +100,8 @@ def gpu_embodied(
         share_ratio: share (0-1) of the cards the run uses, 1 for whole cards.
         embodied_g_per_gpu: manufacturing emissions per card in gCO2e; default
             150,000 g (150 kgCO2e, CCF/BLOOM).
+        embodied_source: where `embodied_g_per_gpu` comes from (a table's source
+            column); "given by caller" when empty.
         lifetime_s: service lifetime in seconds; default `DEFAULT_LIFETIME_S` (4 years).
 
     Returns:
@@ -107,7 +113,9 @@ def gpu_embodied(
     if count < 1:
         raise ConfigError(f"count must be ≥ 1, got {count!r}", setting="count")
     _check("share_ratio", share_ratio, maximum=1.0)
-    per_gpu_g, embodied_note = _embodied(_GPU_ITEM, embodied_g_per_gpu, "embodied_g_per_gpu")
+    per_gpu_g, embodied_note = _embodied(
+        _GPU_ITEM, embodied_g_per_gpu, "embodied_g_per_gpu", embodied_source
+    )
     life_s, life_note = _lifetime(lifetime_s)
     return EmbodiedShare(
         device=device if count == 1 else f"{count} x {device}",

@@ -135,6 +135,12 @@ class DeviceSpec:
     notes: str = ""
     devices_per_host: int | None = None
 
+    @property
+    def embodied_origin(self) -> str:
+        """Where `embodied_g` comes from, for a figure's source: "(hardware.csv:
+        SOURCE)", or "" when the table gives none."""
+        return f"(hardware.csv: {self.embodied_source})" if self.embodied_source else ""
+
     def supports(self, precision: Precision) -> bool:
         """Whether the table gives a peak for `precision` (BF16 excluded where it says so)."""
         if precision is Precision.BF16 and "no bf16" in self.precision_notes.get(

@@ -153,7 +153,13 @@ def fleet(
     elif device.kind in _CARD_KINDS:
         per_device = device.embodied_g
         shares.append(
-            gpu_embodied(device.name, count, embodied_g_per_gpu=per_device, lifetime_s=lifetime_s)
+            gpu_embodied(
+                device.name,
+                count,
+                embodied_g_per_gpu=per_device,
+                embodied_source=device.embodied_origin,
+                lifetime_s=lifetime_s,
+            )
         )
         if per_device is None and device.kind != "gpu":
             notes.append(f"no embodied figure for {device.name}: the generic GPU-card figure used")

@@ -381,7 +381,14 @@ def _clients(
     if client_embodied_g is None and device.kind not in {"gpu", "tpu", "accelerator"}:
         note = f"no embodied figure for a {device.kind} client; give client_embodied_g"
         return Fleet(device, clients, 0, 0.0, (), {}, (note,))
-    per_device = client_embodied_g if client_embodied_g is not None else device.embodied_g
-    share = gpu_embodied(device.name, clients, embodied_g_per_gpu=per_device, lifetime_s=lifetime_s)
+    given = client_embodied_g is not None
+    per_device = client_embodied_g if given else device.embodied_g
+    share = gpu_embodied(
+        device.name,
+        clients,
+        embodied_g_per_gpu=per_device,
+        embodied_source="" if given else device.embodied_origin,
+        lifetime_s=lifetime_s,
+    )
     found = {"embodied_devices_g": Assumption(share.embodied_total_g, share.source)}
     return Fleet(device, clients, 0, 0.0, (share,), found, ())
