@@ -37,6 +37,12 @@ def _stored(tmp_path: Path) -> list[tuple[str, RunStatus]]:
         store.close()
 
 
+def _measured(decorated: object) -> tuple[float, float]:
+    """Duration (s) and IT energy (J) of the decorated function's last run."""
+    report = decorated.last_report  # type: ignore[attr-defined]
+    return report.duration_s, report.it_energy_j
+
+
 def test_a_generator_is_measured_while_it_is_iterated(tmp_path: Path) -> None:
     clock = FakeClock()
     sensor = FakeSensor(CPU, energy_j=[0.0, 6.0])
@@ -50,9 +56,7 @@ def test_a_generator_is_measured_while_it_is_iterated(tmp_path: Path) -> None:
 
     assert inspect.isgeneratorfunction(batches) and batches.__doc__ == "Yield n batches."
     assert list(batches(3)) == [0, 1, 2]
-    report = batches.last_report  # type: ignore[attr-defined]
-    assert report.duration_s == pytest.approx(3.0)
-    assert report.it_energy_j == pytest.approx(6.0)
+    assert _measured(batches) == (pytest.approx(3.0), pytest.approx(6.0))
 
 
 def test_an_async_function_is_measured_until_it_is_done(tmp_path: Path) -> None:
@@ -67,9 +71,7 @@ def test_an_async_function_is_measured_until_it_is_done(tmp_path: Path) -> None:
 
     assert inspect.iscoroutinefunction(answer)
     assert asyncio.run(answer()) == 42
-    report = answer.last_report  # type: ignore[attr-defined]
-    assert report.duration_s == pytest.approx(2.0)
-    assert report.it_energy_j == pytest.approx(5.0)
+    assert _measured(answer) == (pytest.approx(2.0), pytest.approx(5.0))
 
 
 def test_an_async_generator_is_measured_while_it_is_iterated(tmp_path: Path) -> None:
@@ -88,10 +90,8 @@ def test_an_async_generator_is_measured_while_it_is_iterated(tmp_path: Path) -> 
 
     assert inspect.isasyncgenfunction(tokens)
     assert asyncio.run(collect()) == [0, 1]
-    report = tokens.last_report  # type: ignore[attr-defined]
     # it only measured its creation before (0 s, 0 J)
-    assert report.duration_s == pytest.approx(3.0)
-    assert report.it_energy_j == pytest.approx(9.0)
+    assert _measured(tokens) == (pytest.approx(3.0), pytest.approx(9.0))
 
 
 def test_a_raising_call_leaves_last_report_alone(tmp_path: Path) -> None:
