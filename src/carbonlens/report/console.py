@@ -126,33 +126,34 @@ def print_runs(listed: Sequence[tuple[RunInfo, RunReport | Exception]], location
     table = Table(
         title=f"runs in {location}", title_justify="left", header_style="bold", box=SIMPLE_HEAD
     )
-    table.add_column("run", no_wrap=True)
-    table.add_column("project", overflow="fold")
-    if wide:
-        table.add_column("name", overflow="fold")
-    table.add_column("started (UTC)", min_width=10)
-    if wide:
-        table.add_column("duration", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("energy", justify="right", no_wrap=True)
-    table.add_column("CO2e", justify="right", no_wrap=True)
+    columns: dict[str, dict[str, Any]] = {
+        "run": {"no_wrap": True},
+        "project": {"overflow": "fold"},
+        "name": {"overflow": "fold"},
+        "started (UTC)": {"min_width": 10},
+        "duration": {"no_wrap": True},
+        "status": {"no_wrap": True},
+        "energy": {"justify": "right", "no_wrap": True},
+        "CO2e": {"justify": "right", "no_wrap": True},
+    }
+    shown = [name for name in columns if wide or name not in ("name", "duration")]
+    for name in shown:
+        table.add_column(name, **columns[name])
     for info, priced in listed:
-        cells = [info.run_id[:12], info.project, info.name[:60]]
-        cells.append(info.started_at.strftime("%Y-%m-%d %H:%M"))
+        row = {
+            "run": info.run_id[:12],
+            "project": info.project,
+            "name": info.name[:60],
+            "started (UTC)": info.started_at.strftime("%Y-%m-%d %H:%M"),
+            "status": info.status.value,
+        }
         if isinstance(priced, Exception):
-            figures = [duration_text(info.duration_s or 0.0), "no figures", "(unpriced)"]
+            duration_s, energy, co2e = info.duration_s or 0.0, "no figures", "(unpriced)"
         else:
-            figures = [
-                duration_text(priced.duration_s),
-                energy_text(priced.facility_energy_j),
-                mass_text(priced.total_g),
-            ]
-        cells.append(figures[0])
-        cells.append(info.status.value)
-        cells.extend(figures[1:])
-        if not wide:
-            del cells[4], cells[2]
-        _add(table, *cells)
+            duration_s = priced.duration_s
+            energy, co2e = energy_text(priced.facility_energy_j), mass_text(priced.total_g)
+        row |= {"duration": duration_text(duration_s), "energy": energy, "CO2e": co2e}
+        _add(table, *(row[name] for name in shown))
     console.print(table)
 
 
